@@ -1,0 +1,56 @@
+# SGNS from scratch: every target sets up what it needs in .venv first.
+#   make train      the main job: train on text8 (or $$SGNS_CORPUS), evaluate, write the plots
+#   make test       pytest over tests/ and nbval over notebooks/ (quick profile)
+#   make notebooks  re-execute every notebook top to bottom and save its outputs
+#   make lab        JupyterLab on the notebooks
+#   make bench      the speed and quality benchmarks against gensim
+#   make html       the executed notebooks as HTML pages in html/
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+export MPLBACKEND ?= Agg
+
+.PHONY: venv train test notebooks lab bench html clean
+
+# One stamp per set of extras; a changed pyproject.toml reinstalls.
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.stamp-%: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[$(subst +,$(comma),$*)]'
+	touch $@
+
+$(VENV)/.stamp-base: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+comma := ,
+
+venv: $(VENV)/.stamp-test
+
+train: $(VENV)/.stamp-base
+	SGNS_PROFILE=$${SGNS_PROFILE:-full} $(PY) -m sgns_helpers train
+
+test: $(VENV)/.stamp-test
+	SGNS_PROFILE=quick $(PY) -m pytest tests
+	SGNS_PROFILE=quick $(PY) -m pytest --nbval-lax --nbval-current-env notebooks
+
+notebooks: $(VENV)/.stamp-test
+	for nb in notebooks/[0-9]*.ipynb; do \
+	  echo "== $$nb"; \
+	  $(PY) -m jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=-1 "$$nb" || exit 1; \
+	done
+
+lab: $(VENV)/.stamp-test+lab
+	$(PY) -m jupyter lab notebooks
+
+bench: $(VENV)/.stamp-test+bench
+	for b in benchmarks/bench_*.py; do $(PY) "$$b" || exit 1; done
+
+html: $(VENV)/.stamp-test
+	$(PY) -m jupyter nbconvert --to html --output-dir html notebooks/[0-9]*.ipynb
+
+clean:
+	rm -rf $(VENV) html .pytest_cache
