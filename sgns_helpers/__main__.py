@@ -6,26 +6,68 @@ Every error is one clear line on stderr and a non-zero exit, never a traceback
 from __future__ import annotations
 
 import argparse
-import sys
-
-
+import json
 import os
+import sys
 
 # The helpers report what a user can fix (a wrong path, a corrupt download, a nonsense setting, a
 # diverging run) with these built-in exceptions and a message that says what to do.
 USER_ERRORS = (OSError, ValueError, RuntimeError, EOFError)
 
 
-def _not_built(args):
-    raise RuntimeError(f"'{args.command}' is not built yet in this version of the course")
+def _download(args):
+    from . import corpus
+    path = corpus.download_text8(args.dest)
+    print(path)
+
+
+def _train(args):
+    from . import train
+    train.main(args)
+
+
+def _evaluate(args):
+    from . import evaluate
+    result = evaluate.evaluate_vectors(args.vectors, analogies=args.analogies,
+                                       similarity=args.similarity, restrict=args.restrict)
+    print(json.dumps(result, indent=2) if args.json else evaluate.format_report(result))
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m sgns_helpers",
                                      description="SGNS from scratch: download, train, evaluate.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("download", "train", "evaluate"):
-        sub.add_parser(name).set_defaults(func=_not_built)
+
+    p = sub.add_parser("download", help="fetch and verify text8")
+    p.add_argument("--dest", default=None, help="folder for text8.zip (default: data/ or $SGNS_DATA)")
+    p.set_defaults(func=_download)
+
+    p = sub.add_parser("train", help="train SGNS vectors")
+    p.add_argument("--corpus", default=None, help="text8-format file (plain, .gz or .zip); "
+                   "default: $SGNS_CORPUS, else the profile's corpus")
+    p.add_argument("--profile", choices=("quick", "full"), default=None,
+                   help="settings profile (default: $SGNS_PROFILE, else full)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--dim", type=int)
+    p.add_argument("--window", type=int)
+    p.add_argument("--negatives", type=int)
+    p.add_argument("--min-count", type=int)
+    p.add_argument("--sample", type=float)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", default=None, help="output folder (default: runs/<profile>-<corpus>)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="analogies and word similarity of a word2vec-format file")
+    p.add_argument("vectors", help="word2vec text (or .npz) vectors file")
+    p.add_argument("--analogies", default=None, help="analogy questions (default: data/questions-words.txt)")
+    p.add_argument("--similarity", default=None, help="word pairs with scores (default: data/wordsim353.tsv)")
+    p.add_argument("--restrict", type=int, default=30000,
+                   help="answer among the N most frequent words (default 30000)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_evaluate)
     return parser
 
 
