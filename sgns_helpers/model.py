@@ -17,7 +17,11 @@ Every function here returns the true gradient ∂L/∂(·), so a descent step is
 """
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
+import scipy.sparse as sp
 
 from .functions import log_sigmoid, sigmoid
 
@@ -52,3 +56,319 @@ def example_loss_and_grads(v_w, u_c, U_neg):
     g_u_c = g_pos * v_w                    # (D,)
     g_U_neg = np.outer(g_neg, v_w)         # (K, D)
     return loss, g_v_w, g_u_c, g_U_neg
+
+
+# --------------------------------------------------------------------------------------------
+# A batch of B examples
+# --------------------------------------------------------------------------------------------
+
+def _check_batch(W_in, W_out, centers, contexts, negatives):
+    """Validate a batch; return ``(centers, contexts, negatives)`` as integer arrays."""
+    if not (isinstance(W_in, np.ndarray) and isinstance(W_out, np.ndarray)):
+        raise ValueError("W_in and W_out must be numpy arrays of shape (V, D)")
+    if W_in.ndim != 2 or W_in.shape != W_out.shape:
+        raise ValueError(f"W_in and W_out must both be (V, D); got {W_in.shape} and {W_out.shape}")
+    if W_in.dtype != W_out.dtype or not np.issubdtype(W_in.dtype, np.floating):
+        raise ValueError(f"W_in and W_out must share one float dtype; "
+                         f"got {W_in.dtype} and {W_out.dtype}")
+    centers, contexts, negatives = np.asarray(centers), np.asarray(contexts), np.asarray(negatives)
+    if centers.ndim != 1 or contexts.shape != centers.shape or negatives.ndim != 2 \
+            or negatives.shape[0] != centers.shape[0]:
+        raise ValueError(f"expected centers (B,), contexts (B,), negatives (B, K); "
+                         f"got {centers.shape}, {contexts.shape}, {negatives.shape}")
+    V = W_in.shape[0]
+    for name, ids in (("centers", centers), ("contexts", contexts), ("negatives", negatives)):
+        if not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"{name} must hold integer word ids, got dtype {ids.dtype}")
+        if ids.size and (ids.min() < 0 or ids.max() >= V):
+            raise ValueError(f"{name} holds ids outside 0..{V - 1}: "
+                             f"min {ids.min()}, max {ids.max()}")
+    return centers, contexts, negatives
+
+
+def loss_and_grads(W_in, W_out, centers, contexts, negatives):
+    """Mean SGNS loss of a batch and its dense gradients with respect to both matrices.
+
+    Example b has centre ``centers[b]``, context ``contexts[b]`` and negatives ``negatives[b]``.
+    The batch loss is the MEAN over b of the per-example loss of ``example_loss_and_grads``.
+
+    Args:
+        W_in, W_out: ``(V, D)`` float arrays (one dtype), the input and output vectors.
+        centers, contexts: ``(B,)`` integer ids in ``0..V-1``.
+        negatives: ``(B, K)`` integer ids.
+
+    Returns:
+        ``(loss, dW_in, dW_out)``: ``loss`` a Python float; ``dW_in``, ``dW_out`` dense ``(V, D)``
+        arrays in the matrices' dtype holding ∂loss/∂W_in and ∂loss/∂W_out (so they carry the
+        1/B of the mean). Every occurrence of an id adds its share (``np.add.at``): a centre that
+        repeats, a word that is one example's context and another's negative, a negative drawn
+        twice, a negative equal to its own context.
+    """
+    centers, contexts, negatives = _check_batch(W_in, W_out, centers, contexts, negatives)
+    B = centers.shape[0]
+    v_w = W_in[centers]                                 # (B, D)
+    u_c = W_out[contexts]                               # (B, D)
+    U_neg = W_out[negatives]                            # (B, K, D)
+
+    s_pos = np.einsum("bd,bd->b", u_c, v_w)             # (B,)
+    s_neg = np.einsum("bkd,bd->bk", U_neg, v_w)         # (B, K)
+    loss = -(np.sum(log_sigmoid(s_pos), dtype=np.float64)
+             + np.sum(log_sigmoid(-s_neg), dtype=np.float64)) / B
+
+    # ∂loss/∂score: the per-example values of example_loss_and_grads, times 1/B from the mean.
+    g_pos = (sigmoid(s_pos) - 1) / B                    # (B,)
+    g_neg = sigmoid(s_neg) / B                          # (B, K)
+
+    g_v_w = g_pos[:, None] * u_c + np.einsum("bk,bkd->bd", g_neg, U_neg)   # (B, D)
+    g_u_c = g_pos[:, None] * v_w                        # (B, D)
+    g_U_neg = g_neg[:, :, None] * v_w[:, None, :]       # (B, K, D)
+
+    dW_in = np.zeros_like(W_in)                         # (V, D)
+    dW_out = np.zeros_like(W_out)                       # (V, D)
+    np.add.at(dW_in, centers, g_v_w)                    # repeated centres accumulate
+    np.add.at(dW_out, contexts, g_u_c)                  # repeated contexts accumulate ...
+    np.add.at(dW_out, negatives, g_U_neg)               # ... and negatives, onto the same rows
+    return float(loss), dW_in, dW_out
+
+
+# --------------------------------------------------------------------------------------------
+# The in-place update of the training loop
+# --------------------------------------------------------------------------------------------
+
+#: Ways to add up the update rows of repeated ids; all give the same result (to rounding).
+SCATTER_STRATEGIES = ("add.at", "bincount", "reduceat", "sparse")
+#: The fastest on the development machine for B ≈ 1024, K = 5, D = 100, V ≈ 70,000, float32
+#: (re-measure with benchmarks/bench_scatter.py).
+DEFAULT_SCATTER = "sparse"
+
+_scratch = threading.local()
+
+
+def _buffer(name, shape, dtype):
+    """A reusable, uninitialised scratch array of ``shape``, one set per thread.
+
+    A step needs several MB of temporaries. Fresh large allocations come from the operating
+    system as new pages that must be faulted in on first touch, which here cost more than the
+    arithmetic; reusing the same buffers every step avoids that. The result is only valid until
+    the next call with the same ``name``.
+    """
+    buffers = getattr(_scratch, "buffers", None)
+    if buffers is None:
+        buffers = _scratch.buffers = {}
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape))
+    flat = buffers.get((name, dtype))
+    if flat is None or flat.size < size:
+        flat = buffers[(name, dtype)] = np.empty(size, dtype=dtype)
+    return flat[:size].reshape(shape)
+
+
+def _group(ids):
+    """Sort ``ids`` (N,) once and find its runs of equal ids.
+
+    Returns:
+        ``(order, starts, uniq, counts)``: ``ids[order]`` is sorted; run j starts at position
+        ``starts[j]`` of that sorted order, holds the id ``uniq[j]`` and has length ``counts[j]``.
+    """
+    N = ids.shape[0]
+    order = np.argsort(ids, kind="stable")                               # (N,)
+    ids_sorted = ids[order]
+    is_start = np.empty(N, dtype=bool)
+    is_start[:1] = True
+    np.not_equal(ids_sorted[1:], ids_sorted[:-1], out=is_start[1:])
+    starts = np.flatnonzero(is_start)                                    # (U,)
+    return order, starts, ids_sorted[starts], np.diff(np.append(starts, N))
+
+
+def _row_sums(scatter, ids, X, weights=None, src=None):
+    """Add up weighted rows by id: ``Y[j] = Σ_{i: ids[i] == uniq[j]} weights[i] · X[src[i]]``.
+
+    Args:
+        scatter: one of ``SCATTER_STRATEGIES``.
+        ids: ``(N,)`` integer ids (repeats allowed).
+        X: ``(M, D)`` source rows.
+        weights: ``(N,)`` or None (all ones).
+        src: ``(N,)`` indices into X, or None (``src[i] = i``, so M = N).
+
+    Returns:
+        ``(uniq, counts, first, Y)``: the distinct ids ``(U,)`` in increasing order, how often each
+        occurs ``(U,)``, a position in ``ids`` of each ``(U,)``, and the sums ``(U, D)``, a new
+        array (float64 for "bincount", X's dtype otherwise).
+    """
+    N, D = ids.shape[0], X.shape[1]
+    order, starts, uniq, counts = _group(ids)
+    U = uniq.shape[0]
+    cols = order if src is None else src[order]                          # (N,) rows of X, by id
+    data = None if weights is None else weights[order]                   # (N,) their weights
+    if scatter == "sparse":
+        # A (U, M) matrix in CSR form: row j holds the weights of id uniq[j] at the columns of
+        # their source rows; the runs of the sort are exactly its rows. Duplicates add up.
+        if data is None:
+            data = np.ones(N, dtype=X.dtype)
+        one_hot = sp.csr_array((data, cols, np.append(starts, N)), shape=(U, X.shape[0]))
+        return uniq, counts, order[starts], one_hot @ X                  # (U, D)
+
+    rows = np.take(X, cols, axis=0, mode="clip", out=_buffer("rows", (N, D), X.dtype))  # (N, D)
+    if data is not None:
+        rows *= data[:, None]
+    if scatter == "reduceat":
+        # The rows of one id are adjacent: reduceat sums each run.
+        Y = np.add.reduceat(rows, starts, axis=0)
+    else:
+        run = np.repeat(np.arange(U), counts)                            # (N,) run of each row
+        if scatter == "bincount":
+            # Flatten: entry (i, d) goes to bin run[i]·D + d; bincount adds the weights per bin.
+            bins = _buffer("bins", (N, D), np.intp)                      # (N, D) → N·D bins
+            np.add(np.multiply(run, D)[:, None], np.arange(D), out=bins)
+            weights64 = _buffer("weights64", (N, D), np.float64)         # bincount adds in float64
+            weights64[...] = rows
+            Y = np.bincount(bins.reshape(-1), weights=weights64.reshape(-1),
+                            minlength=U * D).reshape(U, D)
+        else:                                                            # "add.at"
+            Y = np.zeros((U, D), dtype=X.dtype)
+            np.add.at(Y, run, rows)
+    return uniq, counts, order[starts], Y
+
+
+def _apply_step(W, uniq, counts, Y, lr, damping, current):
+    """``W[uniq] -= lr · counts^(−damping) · Y`` in place, touching only the rows in ``uniq``.
+
+    ``current`` (U, D) holds the present values of ``W[uniq]``, taken from the rows the step
+    gathered at its start (likely still in cache) rather than read from ``W`` again; it and ``Y``
+    are modified in place.
+    """
+    Y *= lr if damping == 0 else (lr * counts ** -float(damping))[:, None]
+    current -= Y
+    W[uniq] = current
+
+
+def sgd_step(W_in, W_out, centers, contexts, negatives, lr, *, scatter=DEFAULT_SCATTER,
+             damping=0.0):
+    """One SGD step on a batch, in place, with word2vec's SUM scaling; returns the loss before it.
+
+    Each example gets a step of ``lr`` on its own loss (as word2vec's C code and gensim do), so
+    with ``damping=0`` the result equals ``W − lr · B · dW`` with ``dW`` from ``loss_and_grads``.
+    Only the rows that occur in the batch are read and written; no (V, D) temporary is made, and
+    the large per-step temporaries live in reused scratch buffers (one set per thread).
+
+    Args:
+        W_in, W_out: ``(V, D)`` float32 or float64 arrays (one dtype), updated in place.
+        centers, contexts: ``(B,)`` integer ids; negatives: ``(B, K)`` integer ids.
+        lr: the learning rate (step per example).
+        scatter: how repeated ids are added up, one of ``SCATTER_STRATEGIES``; same result.
+        damping: d ≥ 0. The summed update of a row that occurs n times in this step (among the
+            centres for ``W_in``; among contexts and negatives together for ``W_out``) is
+            multiplied by n^(−d): 0 keeps the plain sum, 0.5 divides by √n, 1 takes the mean.
+
+    Returns:
+        The batch's mean per-example loss before the step, a Python float.
+    """
+    centers, contexts, negatives = _check_batch(W_in, W_out, centers, contexts, negatives)
+    if scatter not in SCATTER_STRATEGIES:
+        raise ValueError(f"unknown scatter strategy {scatter!r}; "
+                         f"choose one of {SCATTER_STRATEGIES}")
+    if not (np.isfinite(damping) and damping >= 0):
+        raise ValueError(f"damping must be a finite number >= 0, got {damping!r}")
+    if not np.isfinite(lr):
+        raise ValueError(f"the learning rate must be a finite number, got {lr!r}")
+    if np.may_share_memory(W_in, W_out):
+        raise ValueError("W_in and W_out must be two separate arrays (copy one of them)")
+    B, K = negatives.shape
+    if B == 0:
+        return 0.0
+    D, dtype = W_in.shape[1], W_in.dtype
+
+    # Column 0 is the context, columns 1..K the negatives: one gather and one scatter for W_out.
+    out_ids = np.concatenate((contexts[:, None], negatives), axis=1)     # (B, K+1)
+    # (np.take with out= copies through a temporary unless mode is "clip"; the ids are checked.)
+    v_w = np.take(W_in, centers, axis=0, mode="clip",
+                  out=_buffer("v_w", (B, D), dtype))                     # (B, D)
+    U_out = np.take(W_out, out_ids, axis=0, mode="clip",
+                    out=_buffer("U_out", (B, K + 1, D), dtype))          # (B, K+1, D)
+    s = np.matmul(U_out, v_w[:, :, None])[:, :, 0]                       # (B, K+1): s_pos | s_neg
+    loss = -(np.sum(log_sigmoid(s[:, 0]), dtype=np.float64)
+             + np.sum(log_sigmoid(-s[:, 1:]), dtype=np.float64)) / B
+
+    g = sigmoid(s)                                                       # (B, K+1), W's dtype
+    g[:, 0] -= 1                                                         # g_pos | g_neg
+    g_v_w = _buffer("g_v_w", (B, D), dtype)             # (B, D) each example's ∂L/∂v_w
+    np.matmul(g[:, None, :], U_out, out=g_v_w[:, None, :])
+
+    # W_in: row centers[b] gets g_v_w[b].  W_out: row out_ids[b, k] gets g[b, k] · v_w[b].
+    # The current values of the rows that change are taken from v_w and U_out (gathered above).
+    uniq, counts, first, Y = _row_sums(scatter, centers, g_v_w)
+    current = np.take(v_w, first, axis=0, mode="clip", out=_buffer("current", Y.shape, dtype))
+    _apply_step(W_in, uniq, counts, Y, lr, damping, current)
+    uniq, counts, first, Y = _row_sums(scatter, out_ids.reshape(-1), v_w, weights=g.reshape(-1),
+                                       src=np.repeat(np.arange(B), K + 1))
+    current = np.take(U_out.reshape(-1, D), first, axis=0, mode="clip",
+                      out=_buffer("current", Y.shape, dtype))
+    _apply_step(W_out, uniq, counts, Y, lr, damping, current)
+    return float(loss)
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic batches and timings (for the notebooks, the tests and benchmarks/bench_scatter.py)
+# --------------------------------------------------------------------------------------------
+
+def zipf_batch(V, B, K, rng, exponent=1.0, noise_power=0.75):
+    """A synthetic batch whose ids repeat the way words in text do.
+
+    Word r (0-based rank) has probability ∝ 1/(r+1)^exponent (Zipf's law); centres and contexts
+    are drawn from it and negatives from it raised to ``noise_power`` (word2vec's noise
+    distribution). Real training subsamples frequent words, so real batches repeat somewhat less.
+
+    Returns:
+        ``(centers (B,), contexts (B,), negatives (B, K))`` as int64 arrays.
+    """
+    weights = 1.0 / np.arange(1, V + 1) ** exponent
+    cdf_words = np.cumsum(weights) / np.sum(weights)
+    cdf_noise = np.cumsum(weights ** noise_power) / np.sum(weights ** noise_power)
+
+    def draw(cdf, size):
+        return np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), V - 1)
+
+    return draw(cdf_words, B), draw(cdf_words, B), draw(cdf_noise, (B, K))
+
+
+def time_scatter_strategies(batch_sizes=(256, 1024, 4096), *, V=70_000, D=100, K=5,
+                            dtype=np.float32, strategies=SCATTER_STRATEGIES, seconds=0.15,
+                            seed=0):
+    """Time ``sgd_step`` with each scatter strategy on Zipf-like batches.
+
+    For every (strategy, B) it calls ``sgd_step`` once to warm up, then repeatedly (at least 3
+    times) until ``seconds`` have passed, cycling through 4 fresh batches, and keeps the median.
+    The whole call takes about len(strategies) · len(batch_sizes) · seconds plus set-up.
+
+    Returns:
+        A list of dicts with keys ``strategy``, ``B``, ``us_per_batch`` (median µs per call) and
+        ``pairs_per_s`` (B positive pairs per call / median time), ordered by B then strategy.
+    """
+    rng = np.random.default_rng(seed)
+    W_in = ((rng.random((V, D)) - 0.5) / D).astype(dtype)    # word2vec's initial scale
+    W_out = rng.normal(scale=0.1, size=(V, D)).astype(dtype)
+    rows = []
+    for B in batch_sizes:
+        batches = [zipf_batch(V, B, K, rng) for _ in range(4)]
+        for scatter in strategies:
+            sgd_step(W_in, W_out, *batches[0], 1e-3, scatter=scatter)
+            times = []
+            start = time.perf_counter()
+            while len(times) < 3 or time.perf_counter() - start < seconds:
+                batch = batches[len(times) % len(batches)]
+                t0 = time.perf_counter()
+                sgd_step(W_in, W_out, *batch, 1e-3, scatter=scatter)
+                times.append(time.perf_counter() - t0)
+            seconds_per_batch = float(np.median(times))
+            rows.append({"strategy": scatter, "B": B, "us_per_batch": 1e6 * seconds_per_batch,
+                         "pairs_per_s": B / seconds_per_batch})
+    return rows
+
+
+def format_scatter_table(rows):
+    """The rows of ``time_scatter_strategies`` as a plain-text table (one line per row)."""
+    lines = [f"{'strategy':>9} {'B':>5} {'µs/batch':>10} {'pairs/s':>11}"]
+    for r in rows:
+        lines.append(f"{r['strategy']:>9} {r['B']:>5d} {r['us_per_batch']:>10,.0f} "
+                     f"{r['pairs_per_s']:>11,.0f}")
+    return "\n".join(lines)

@@ -64,3 +64,75 @@ def test_check_gradients_reports_worst_entry_and_catches_a_wrong_gradient():
     assert bad["b"].worst_index == (1,)
     assert bad["b"].analytic == pytest.approx(-bad["b"].numeric, rel=1e-6)
     assert "b" in str(bad["b"])
+
+
+# ------------------------------------------------------------------------------------------
+# The planted bugs of notebook 04: each one is caught by check_gradients
+# ------------------------------------------------------------------------------------------
+
+from sgns_helpers.functions import log_sigmoid, sigmoid  # noqa: E402
+from sgns_helpers.model import loss_and_grads  # noqa: E402
+
+PLANTED_BUGS = ["overwrite", "negative_sign", "missing_1_over_B", "log_sigmoid_slip",
+                "context_from_wrong_matrix"]
+
+
+def planted_loss_and_grads(bug, W_in, W_out, centers, contexts, negatives):
+    """A compact copy of loss_and_grads with one bug switched on (or none: bug=None)."""
+    B = len(centers)
+    v_w, u_c, U_neg = W_in[centers], W_out[contexts], W_out[negatives]    # (B,D) (B,D) (B,K,D)
+    s_pos, s_neg = np.einsum("bd,bd->b", u_c, v_w), np.einsum("bkd,bd->bk", U_neg, v_w)
+    if bug == "log_sigmoid_slip":      # −max(x, 0) − log1p(e^{−|x|}) is log σ(−x), not log σ(x)
+        bad_log_sigmoid = lambda x: -np.maximum(x, 0) - np.log1p(np.exp(-np.abs(x)))  # noqa: E731
+        loss = -(bad_log_sigmoid(s_pos).sum() + bad_log_sigmoid(-s_neg).sum()) / B
+    else:
+        loss = -(log_sigmoid(s_pos).sum() + log_sigmoid(-s_neg).sum()) / B
+    scale = 1.0 if bug == "missing_1_over_B" else 1.0 / B
+    g_pos = (sigmoid(s_pos) - 1) * scale                                   # (B,)
+    g_neg = sigmoid(s_neg) * scale * (-1 if bug == "negative_sign" else 1)  # (B, K)
+    g_v_w = g_pos[:, None] * u_c + np.einsum("bk,bkd->bd", g_neg, U_neg)
+    g_u_c = g_pos[:, None] * (W_out[centers] if bug == "context_from_wrong_matrix" else v_w)
+    g_U_neg = g_neg[:, :, None] * v_w[:, None, :]
+    dW_in, dW_out = np.zeros_like(W_in), np.zeros_like(W_out)
+    if bug == "overwrite":             # repeated rows keep only one of their updates
+        dW_in[centers] += g_v_w
+        dW_out[contexts] += g_u_c
+        dW_out[negatives] += g_U_neg
+    else:
+        np.add.at(dW_in, centers, g_v_w)
+        np.add.at(dW_out, contexts, g_u_c)
+        np.add.at(dW_out, negatives, g_U_neg)
+    return loss, dW_in, dW_out
+
+
+def small_batch_with_repeats(seed=0, V=6, D=4, B=8, K=3):
+    rng = np.random.default_rng(seed)
+    W_in, W_out = rng.normal(scale=0.8, size=(2, V, D))
+    centers, contexts = rng.integers(0, V, B), rng.integers(0, V, B)
+    negatives = rng.integers(0, V, (B, K))
+    centers[1], negatives[0, 0], negatives[2, 1] = centers[0], contexts[3], contexts[2]
+    return W_in, W_out, centers, contexts, negatives
+
+
+def worst_relative_error(bug, batch):
+    W_in, W_out, *ids = batch
+    _, dW_in, dW_out = planted_loss_and_grads(bug, W_in, W_out, *ids)
+    results = check_gradients(lambda W_in, W_out: planted_loss_and_grads(bug, W_in, W_out, *ids)[0],
+                              {"W_in": W_in, "W_out": W_out}, {"W_in": dW_in, "W_out": dW_out})
+    return max(r.rel_error for r in results.values())
+
+
+def test_the_compact_copy_without_bugs_is_loss_and_grads_and_passes_the_check():
+    batch = small_batch_with_repeats()
+    loss, dW_in, dW_out = planted_loss_and_grads(None, *batch)
+    ref_loss, ref_in, ref_out = loss_and_grads(*batch)
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    np.testing.assert_allclose(dW_in, ref_in, rtol=1e-12)
+    np.testing.assert_allclose(dW_out, ref_out, rtol=1e-12)
+    assert worst_relative_error(None, batch) < 1e-7
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("bug", PLANTED_BUGS)
+def test_each_planted_bug_is_caught_by_the_gradient_check(bug, seed):
+    assert worst_relative_error(bug, small_batch_with_repeats(seed)) > 1e-2
