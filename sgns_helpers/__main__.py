@@ -56,6 +56,10 @@ def build_parser():
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument("--damping", type=float, help="a row updated n times in one step moves by "
+                   "n^-damping times its summed update (0: plain sum; default 0.5)")
+    p.add_argument("--checkpoint-every", type=float, metavar="SECONDS",
+                   help="seconds between checkpoints (default 300)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<profile>-<corpus>)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     p.set_defaults(func=_train)

@@ -1,0 +1,152 @@
+"""Train this course's trainer and gensim on the same corpus with the same settings, in one run.
+
+    python benchmarks/bench_train.py [--epochs 1 5] [--seeds 1] [--trainers ours gensim]
+
+The corpus is $SGNS_CORPUS (default: the committed sample). Each (trainer, epochs, seed) trains in
+a fresh subprocess so that its peak RSS is its own; the training time excludes loading the corpus
+and building the vocabulary, for both. Both sets of vectors are scored by the same evaluator
+(Google analogies restricted to the 30,000 most frequent words, 3CosAdd; WS-353 Spearman).
+Prints a Markdown table and writes it, with the raw results, to runs/bench_train.json.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = dict(dim=100, window=5, negatives=5, min_count=5, sample=1e-3, lr=0.025)
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker_ours(corpus, epochs, seed, out, extra):
+    from sgns_helpers import corpus as corpus_mod
+    from sgns_helpers.train import Trainer, make_settings
+
+    settings = make_settings("full", corpus=str(corpus), epochs=epochs, seed=seed,
+                             checkpoint_every=1e9, **SETTINGS, **extra)
+    ids, vocab = corpus_mod.load_corpus(corpus, min_count=settings.min_count)
+    trainer = Trainer(settings, ids, vocab)
+    trainer.run(progress=False)
+    m = trainer.metrics(corpus_mod.corpus_info(corpus))
+    from sgns_helpers.embeddings import save_word2vec_text
+    save_word2vec_text(out, vocab.words, trainer.W_in)
+    return dict(seconds=m["train_seconds"], raw_words=trainer.vocab_total_words * epochs,
+                effective_words=trainer.pos.kept_done, rss=peak_rss_mb())
+
+
+def worker_gensim(corpus, epochs, seed, out, workers):
+    from gensim.models import Word2Vec
+    from gensim.models.word2vec import Text8Corpus
+
+    sentences = Text8Corpus(str(corpus))          # streams the file, 10,000-word sentences
+    model = Word2Vec(sg=1, hs=0, negative=SETTINGS["negatives"], window=SETTINGS["window"],
+                     vector_size=SETTINGS["dim"], min_count=SETTINGS["min_count"],
+                     sample=SETTINGS["sample"], alpha=SETTINGS["lr"], workers=workers, seed=seed)
+    model.build_vocab(sentences)
+    t0 = time.perf_counter()
+    effective, raw = model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
+    seconds = time.perf_counter() - t0
+    model.wv.save_word2vec_format(out)
+    return dict(seconds=seconds, raw_words=raw, effective_words=effective, rss=peak_rss_mb())
+
+
+def run_worker(args):
+    corpus, out = Path(args.corpus), Path(args.out)
+    if args.worker == "ours":
+        result = worker_ours(corpus, args.epochs[0], args.seeds[0], out, json.loads(args.extra))
+    else:
+        result = worker_gensim(corpus, args.epochs[0], args.seeds[0], out, args.workers)
+    from sgns_helpers.evaluate import evaluate_vectors
+    ev = evaluate_vectors(out, restrict=30000)
+    result.update(analogy=ev["analogy_accuracy"], coverage=ev["analogy_coverage"],
+                  semantic=ev.get("semantic_accuracy"), syntactic=ev.get("syntactic_accuracy"),
+                  ws353=ev["similarity_spearman"])
+    print(json.dumps(result))
+
+
+def plain_copy(corpus, tmp):
+    """gensim's Text8Corpus reads plain or .gz text; a .zip is unpacked to a temporary file."""
+    if corpus.suffix != ".zip":
+        return corpus
+    from sgns_helpers import corpus as corpus_mod
+    path = Path(tmp) / "corpus.txt"
+    with open(path, "w") as f:
+        f.write(" ".join(corpus_mod.read_words(corpus)))
+    return path
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, nargs="+", default=[1])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--trainers", nargs="+", default=["ours", "gensim"],
+                        help="ours, gensim (1 worker), gensim2 (2 workers)")
+    parser.add_argument("--extra", default="{}", help="JSON of extra settings for our trainer")
+    parser.add_argument("--worker", choices=["ours", "gensim"], help=argparse.SUPPRESS)
+    parser.add_argument("--corpus", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return run_worker(args)
+
+    from sgns_helpers import corpus as corpus_mod
+    corpus = corpus_mod.resolve_corpus(os.environ.get("SGNS_CORPUS") or None, profile="quick")
+    info = corpus_mod.corpus_info(corpus)
+    print(f"corpus: {info['name']} ({info['bytes']:,} bytes, sha256 {info['sha256']})")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; settings: sg, {SETTINGS}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        text = plain_copy(corpus, tmp)
+        for epochs in args.epochs:
+            for seed in args.seeds:
+                for trainer in args.trainers:
+                    name, workers = ("gensim", 2) if trainer == "gensim2" else (trainer, 1)
+                    cmd = [sys.executable, __file__, "--worker", name, "--corpus",
+                           str(corpus if name == "ours" else text), "--out", f"{tmp}/{trainer}.txt",
+                           "--epochs", str(epochs), "--seeds", str(seed), "--workers", str(workers),
+                           "--extra", args.extra]
+                    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+                    if proc.returncode != 0:
+                        sys.exit(f"{trainer} failed:\n{proc.stderr[-2000:]}")
+                    r = json.loads(proc.stdout.strip().splitlines()[-1])
+                    r.update(trainer=trainer if trainer != "gensim" else "gensim (1 worker)",
+                             epochs=epochs, seed=seed)
+                    r["raw_wps"] = r["raw_words"] / r["seconds"]
+                    r["eff_wps"] = r["effective_words"] / r["seconds"]
+                    rows.append(r)
+                    print(f"  {r['trainer']}, {epochs} epoch(s), seed {seed}: "
+                          f"{r['raw_wps']:,.0f} raw words/s, analogy {100 * r['analogy']:.1f}%, "
+                          f"WS-353 {r['ws353']:.3f}", flush=True)
+    base = {(r["epochs"], r["seed"]): r["raw_wps"] for r in rows if r["trainer"].startswith("gensim (1")}
+    lines = ["| trainer | epochs | seed | raw words/s | effective words/s | vs gensim 1 worker | "
+             "peak RSS MB | analogy (30k) | coverage | WS-353 ρ |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        ratio = r["raw_wps"] / base[(r["epochs"], r["seed"])] if (r["epochs"], r["seed"]) in base else float("nan")
+        lines.append(f"| {r['trainer']} | {r['epochs']} | {r['seed']} | {r['raw_wps']:,.0f} | "
+                     f"{r['eff_wps']:,.0f} | {ratio:.2f}× | {r['rss']:.0f} | "
+                     f"{100 * r['analogy']:.1f}% | {100 * r['coverage']:.1f}% | {r['ws353']:.3f} |")
+    table = "\n".join(lines)
+    print(f"\ncorpus {info['name']} (sha256 {info['sha256'][:16]}…)\n{table}")
+    out = ROOT / "runs" / "bench_train.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"corpus": info, "settings": SETTINGS, "rows": rows, "table": table},
+                              indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,545 @@
+"""The training loop, shared by notebook 06 and ``python -m sgns_helpers train``.
+
+One epoch walks the corpus in chunks of ``chunk_tokens`` token ids. Each chunk gets its own random
+generator, derived from ``(seed, epoch, chunk)``; from it come, in this order, the subsampling of
+frequent words, the (centre, context) pairs with a dynamic window, the shuffle of those pairs, and
+then, batch by batch, the K negatives of every pair. So a seed reproduces a run exactly, and a
+checkpoint only needs the position (epoch, chunk, batch) and the chunk generator's state to resume
+a run as if it had never stopped.
+
+Each batch is one step of the update rule (``mode``): ``pairs`` is standard SGNS, one SGD step of
+``lr`` per pair, summed over the batch (as word2vec's C code and gensim do), applied in place to the
+rows that occur by :func:`sgns_helpers.model.sgd_step`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import resource
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import corpus as corpus_mod
+from .embeddings import atomic_write, save_npz, save_word2vec_text
+from .evaluate import Embeddings
+from .model import sgd_step
+from .sampling import NoiseSampler, skipgram_pairs
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+# ---------------------------------------------------------------------------------------------
+
+PROBE_WORDS = ("king", "france", "computer", "three", "good", "river")
+
+
+@dataclass
+class Settings:
+    """Everything that decides a run. Two profiles fill it: ``quick`` and ``full`` (see PROFILES)."""
+
+    profile: str = "full"
+    corpus: str | None = None       # None: $SGNS_CORPUS, else the profile's corpus
+    epochs: int = 5
+    dim: int = 100                  # D
+    window: int = 5                 # the largest window; each centre draws b in 1..window
+    negatives: int = 5              # K
+    min_count: int = 5
+    sample: float = 1e-3            # subsampling threshold t
+    lr: float = 0.025               # lr₀, decayed linearly to lr₀·1e-4
+    batch_size: int = 1024          # B pairs a step
+    damping: float = 0.5            # a row updated n times in one step moves by n^(−damping)·(sum)
+    seed: int = 1
+    mode: str = "pairs"
+    chunk_tokens: int = 1_000_000   # token ids a chunk (pairs never cross a chunk's edge)
+    checkpoint_every: float = 300.0  # seconds between checkpoints (checked every log interval)
+    log_every: int = 200            # batches between loss records and divergence checks
+    probes: tuple = PROBE_WORDS     # words whose neighbours are logged during training
+    probe_times: int = 5            # how many times during the run the probes are logged
+
+    def validate(self):
+        """Raise a one-line ValueError for a setting that makes no sense."""
+        checks = [
+            (self.profile in PROFILES, f"profile must be one of {sorted(PROFILES)}, not {self.profile!r}"),
+            (self.mode in UPDATE_RULES, f"mode must be one of {sorted(UPDATE_RULES)}, not {self.mode!r}"),
+            (self.epochs >= 1, f"--epochs must be at least 1 (got {self.epochs})"),
+            (self.dim >= 1, f"--dim must be at least 1 (got {self.dim})"),
+            (self.window >= 1, f"--window must be at least 1 (got {self.window})"),
+            (self.negatives >= 1, f"--negatives must be at least 1 (got {self.negatives})"),
+            (self.min_count >= 1, f"--min-count must be at least 1 (got {self.min_count})"),
+            (self.sample > 0, f"--sample must be > 0, e.g. 1e-3 (got {self.sample})"),
+            (0 < self.lr <= 1, f"--lr must be in (0, 1], e.g. 0.025 (got {self.lr})"),
+            (self.batch_size >= 1, f"--batch-size must be at least 1 (got {self.batch_size})"),
+            (self.damping >= 0, f"damping must be >= 0 (got {self.damping})"),
+            (self.chunk_tokens >= 2, f"chunk_tokens must be at least 2 (got {self.chunk_tokens})"),
+            (self.checkpoint_every >= 0, "checkpoint_every must be >= 0 seconds"),
+            (self.log_every >= 1, "log_every must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        return self
+
+
+PROFILES = {
+    # The committed sample corpus, a small D, one epoch: seconds. What nbval and CI run.
+    "quick": dict(epochs=1, dim=50, log_every=50, probes=("god", "king", "water", "said", "three")),
+    # text8 (or $SGNS_CORPUS) with word2vec's usual skip-gram settings.
+    "full": dict(),
+}
+
+
+def make_settings(profile=None, **overrides):
+    """Settings of a profile (default ``$SGNS_PROFILE``, else ``full``) with ``overrides`` applied.
+
+    Overrides that are None are ignored, so CLI options that were not given keep the profile's value.
+    """
+    profile = profile or os.environ.get("SGNS_PROFILE") or "full"
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES)}, not {profile!r}")
+    values = dict(PROFILES[profile], profile=profile)
+    names = {f.name for f in dataclasses.fields(Settings)}
+    for key, value in overrides.items():
+        if key not in names:
+            raise ValueError(f"unknown setting {key!r}")
+        if value is not None:
+            values[key] = value
+    return Settings(**values).validate()
+
+
+# ---------------------------------------------------------------------------------------------
+# The pieces of the loop
+# ---------------------------------------------------------------------------------------------
+
+def init_weights(V, D, rng, dtype=np.float32):
+    """word2vec's start: W_in uniform in ±0.5/D, W_out all zeros. Returns (W_in, W_out), each (V, D).
+
+    W_out = 0 makes every score 0 at the start, so σ = 1/2 for positives and negatives alike and
+    the first steps move W_out along the (random) centre vectors; a random W_out would add noise
+    to every score for no benefit. Only one matrix has to be random to break the symmetry.
+    """
+    W_in = ((rng.random((V, D), dtype=np.float64) - 0.5) / D).astype(dtype)
+    W_out = np.zeros((V, D), dtype=dtype)
+    return W_in, W_out
+
+
+def learning_rate(lr0, progress, floor=1e-4):
+    """Linear decay from lr0 at progress 0 to lr0·floor at progress 1 (progress ∈ [0, 1])."""
+    return lr0 * max(floor, 1.0 - progress)
+
+
+def pairs_rule(W_in, W_out, centers, contexts, lr, rng, sampler, settings):
+    """Standard SGNS: K fresh negatives a pair, one summed SGD step (see model.sgd_step)."""
+    negatives = sampler.sample(rng, (len(centers), settings.negatives))   # (B, K)
+    return sgd_step(W_in, W_out, centers, contexts, negatives, lr, damping=settings.damping)
+
+
+UPDATE_RULES = {"pairs": pairs_rule}
+
+
+def chunk_rng(seed, epoch, chunk):
+    """The generator of one chunk of one epoch: a pure function of (seed, epoch, chunk)."""
+    return np.random.default_rng([seed, epoch, chunk])
+
+
+def prepare_chunk(chunk_ids, keep_prob, settings, rng):
+    """Subsample a chunk, make its skip-gram pairs and shuffle them, all with ``rng``.
+
+    Returns ``(centers, contexts, n_kept)``: two (P,) int32 arrays in a random order and the number
+    of tokens that survived subsampling. The shuffle is drawn here, before any negatives, so that
+    the generator's state after this call is the same however the batches are consumed.
+    """
+    kept = corpus_mod.subsample(chunk_ids, keep_prob, rng)                   # (n_kept,)
+    centers, contexts = skipgram_pairs(kept, settings.window, rng)          # (P,), (P,)
+    order = rng.permutation(len(centers))
+    return centers[order], contexts[order], len(kept)
+
+
+@contextmanager
+def _sigint_as_flag():
+    """Within the block, Ctrl-C (SIGINT) and SIGTERM set a flag, read by calling the yielded
+    function, instead of raising at an arbitrary line: the loop stops between two batches with a
+    consistent state."""
+    flag = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    previous = {sig: signal.signal(sig, lambda *_: flag.append(True))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield lambda: bool(flag)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def peak_rss_mb():
+    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------------------------------------
+# The trainer: state of one run
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Position:
+    """Where a run is: the next batch to do. ``rng_state`` is the chunk generator after the
+    pairs were made and the first ``batch`` batches drew their negatives (None at a chunk's start)."""
+
+    epoch: int = 0
+    chunk: int = 0
+    batch: int = 0
+    rng_state: dict | None = None
+    words_done: int = 0          # token ids of the (min_count-filtered) corpus walked so far
+    kept_done: int = 0           # of those, how many survived subsampling
+    pairs_done: int = 0
+    train_seconds: float = 0.0   # time spent training, summed over resumed runs
+
+
+class Trainer:
+    """One training run: the settings, the corpus, the two matrices and the position in the run.
+
+    ``run()`` trains to the end (or until interrupted); ``checkpoint(path)`` and
+    ``Trainer.resume(path, ids, vocab)`` save and restore everything needed to continue exactly.
+    """
+
+    def __init__(self, settings, ids, vocab, checkpoint_path=None):
+        self.settings = settings
+        self.ids = ids                       # (N,) int32 token ids of the corpus
+        self.vocab = vocab
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        self.keep_prob = corpus_mod.keep_probabilities(vocab.counts, settings.sample)   # (V,)
+        self.sampler = NoiseSampler(vocab.counts)
+        self.W_in, self.W_out = init_weights(len(vocab), settings.dim,
+                                             np.random.default_rng([settings.seed, 2**31]))
+        self.pos = Position()
+        self.history = {"words": [], "loss": [], "lr": [], "probes": []}
+        self.corpus_sha256 = None            # named in checkpoints when known
+
+    # -- the loop -------------------------------------------------------------------------------
+    @property
+    def n_chunks(self):
+        return math.ceil(len(self.ids) / self.settings.chunk_tokens)
+
+    @property
+    def total_words(self):
+        return self.settings.epochs * len(self.ids)
+
+    def run(self, progress=True):
+        """Train from the current position to the end of the last epoch.
+
+        Ctrl-C (SIGINT) is honoured between two batches: the state is checkpointed, then
+        KeyboardInterrupt is raised, so ``resume`` continues exactly where the run stopped.
+        """
+        s = self.settings
+        update = UPDATE_RULES[s.mode]
+        bar = _progress_bar(self, progress)
+        smooth, t_start = None, time.monotonic()
+        last_save = t_start
+        next_probe = self._next_probe_words()
+        with _sigint_as_flag() as interrupted:
+            while self.pos.epoch < s.epochs:
+                start = self.pos.chunk * s.chunk_tokens
+                chunk_ids = self.ids[start:start + s.chunk_tokens]             # (n,)
+                rng = chunk_rng(s.seed, self.pos.epoch, self.pos.chunk)
+                centers, contexts, n_kept = prepare_chunk(chunk_ids, self.keep_prob, s, rng)  # (P,)
+                n_batches = max(1, math.ceil(len(centers) / s.batch_size))
+                if self.pos.rng_state is not None:          # resuming inside this chunk
+                    rng.bit_generator.state = self.pos.rng_state
+                for b in range(self.pos.batch, n_batches):
+                    batch = slice(b * s.batch_size, (b + 1) * s.batch_size)
+                    done = self.pos.words_done + len(chunk_ids) * b / n_batches
+                    lr = learning_rate(s.lr, done / self.total_words)
+                    loss = update(self.W_in, self.W_out, centers[batch], contexts[batch],
+                                  lr, rng, self.sampler, s)
+                    if not math.isfinite(loss):
+                        raise _diverged(self, loss)
+                    smooth = loss if smooth is None else 0.98 * smooth + 0.02 * loss
+                    self.pos.batch = b + 1
+                    self.pos.pairs_done += len(centers[batch])
+                    if self.pos.batch % s.log_every == 0:
+                        self._log(done, smooth, lr, bar)
+                        if done >= next_probe:
+                            self.log_probes(done, bar)
+                            next_probe = self._next_probe_words()
+                    due = self.pos.batch % s.log_every == 0 and \
+                        time.monotonic() - last_save >= s.checkpoint_every
+                    if interrupted() or (due and self.checkpoint_path):
+                        self.pos.rng_state = rng.bit_generator.state
+                        t_start = last_save = self._time_and_checkpoint(t_start)
+                        if interrupted():
+                            if bar is not None:
+                                bar.close()
+                            raise KeyboardInterrupt
+                # the chunk is done: on to the next one
+                self.pos.words_done += len(chunk_ids)
+                self.pos.kept_done += n_kept
+                self.pos.chunk, self.pos.batch, self.pos.rng_state = self.pos.chunk + 1, 0, None
+                if self.pos.chunk == self.n_chunks:
+                    self.pos.epoch, self.pos.chunk = self.pos.epoch + 1, 0
+        self.pos.train_seconds += time.monotonic() - t_start
+        if bar is not None:
+            bar.n = self.pos.words_done
+            bar.close()
+        if smooth is not None:
+            self._log(self.pos.words_done, smooth, learning_rate(s.lr, 1.0), None)
+        self.log_probes(self.pos.words_done, None)
+        if self.checkpoint_path:
+            self.checkpoint(self.checkpoint_path)
+        return self
+
+    # -- logging ----------------------------------------------------------------------------------
+    def _log(self, done, smooth, lr, bar):
+        check = self.W_in[:: max(1, len(self.W_in) // 64)]      # a cheap look at the weights
+        if not (math.isfinite(smooth) and np.isfinite(check).all()):
+            raise _diverged(self, smooth)
+        self.history["words"].append(int(done))
+        self.history["loss"].append(float(smooth))
+        self.history["lr"].append(float(lr))
+        if bar is not None:
+            bar.n = int(done)
+            bar.set_postfix(loss=f"{smooth:.3f}", lr=f"{lr:.5f}")
+
+    def _next_probe_words(self):
+        """The words_done at which the next probe log is due."""
+        step = self.total_words / max(1, self.settings.probe_times)
+        logged = len(self.history["probes"])
+        return (logged + 1) * step if logged < self.settings.probe_times else math.inf
+
+    def neighbours(self, words, topn=5):
+        """{word: [(neighbour, cosine), ...]} from W_in, for the words that are in the vocabulary."""
+        emb = Embeddings(self.vocab.words, self.W_in)
+        return {w: [(n, round(c, 3)) for n, c in emb.most_similar(w, topn)]
+                for w in words if w in emb}
+
+    def log_probes(self, done, bar):
+        found = self.neighbours(self.settings.probes)
+        self.history["probes"].append({"words": int(done), "neighbours": found})
+        if bar is not None:
+            pct = 100 * done / self.total_words
+            lines = [f"[{pct:5.1f}%] {w}: " + ", ".join(n for n, _ in ns) for w, ns in found.items()]
+            bar.write("\n".join(lines))
+
+    # -- checkpoints ------------------------------------------------------------------------------
+    def _time_and_checkpoint(self, t_start):
+        """Bank the training time since ``t_start``, checkpoint; returns the new start time."""
+        self.pos.train_seconds += time.monotonic() - t_start
+        if self.checkpoint_path:
+            self.checkpoint(self.checkpoint_path)
+        return time.monotonic()
+
+    def checkpoint(self, path):
+        """Write the whole state atomically: vectors, position (with the RNG state), history, settings."""
+        if not (np.isfinite(self.W_in).all() and np.isfinite(self.W_out).all()):
+            raise _diverged(self, float("nan"))                 # never overwrite a good checkpoint
+        meta = {"settings": dataclasses.asdict(self.settings), "position": dataclasses.asdict(self.pos),
+                "history": self.history, "finished": self.pos.epoch >= self.settings.epochs,
+                "corpus_sha256": self.corpus_sha256}
+        with atomic_write(path) as f:
+            np.savez(f, W_in=self.W_in, W_out=self.W_out, meta=np.array(json.dumps(meta)))
+
+    @classmethod
+    def resume(cls, path, ids, vocab):
+        """A Trainer in the state saved at ``path`` (the corpus must be the one it was trained on)."""
+        with np.load(path) as z:
+            meta = json.loads(str(z["meta"]))
+            W_in, W_out = z["W_in"], z["W_out"]
+        trainer_sha = meta.get("corpus_sha256")
+        values = meta["settings"]
+        values["probes"] = tuple(values["probes"])
+        trainer = cls(Settings(**values).validate(), ids, vocab, checkpoint_path=path)
+        if W_in.shape != trainer.W_in.shape:
+            raise ValueError(f"the checkpoint {path} was trained on another corpus or vocabulary "
+                             f"({W_in.shape[0]} words, this one has {len(vocab)}); use another --out")
+        trainer.W_in, trainer.W_out = W_in, W_out
+        trainer.pos = Position(**meta["position"])
+        trainer.history = meta["history"]
+        trainer.corpus_sha256 = trainer_sha
+        return trainer
+
+    # -- results --------------------------------------------------------------------------------
+    def metrics(self, corpus_info):
+        raw = self.settings.epochs * self.vocab_total_words
+        secs = max(self.pos.train_seconds, 1e-9)
+        return {
+            "settings": dataclasses.asdict(self.settings),
+            "corpus": corpus_info,
+            "vocabulary_size": len(self.vocab),
+            "corpus_words": int(self.vocab_total_words),
+            "train_seconds": round(self.pos.train_seconds, 2),
+            "raw_words_per_second": round(raw / secs),
+            "effective_words_per_second": round(self.pos.kept_done / secs),
+            "pairs_per_second": round(self.pos.pairs_done / secs),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "final_loss": self.history["loss"][-1] if self.history["loss"] else None,
+            "history": self.history,
+        }
+
+    @property
+    def vocab_total_words(self):
+        """Words of the corpus file, rare ones included (what word2vec and gensim call raw words)."""
+        return self.vocab.corpus_words
+
+
+def _diverged(trainer, loss):
+    s = trainer.settings
+    where = f"epoch {trainer.pos.epoch + 1}, {100 * trainer.pos.words_done / trainer.total_words:.0f}% done"
+    kept = f"; the last good checkpoint is kept in {trainer.checkpoint_path}" if trainer.checkpoint_path else ""
+    return RuntimeError(f"training diverged (loss {loss}) at {where}: lower --lr (now {s.lr}) "
+                        f"or --batch-size (now {s.batch_size}){kept}")
+
+
+def _progress_bar(trainer, progress):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=trainer.total_words, initial=trainer.pos.words_done, unit="word",
+                unit_scale=True, smoothing=0.1, dynamic_ncols=True, desc="training",
+                mininterval=1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs and the command line
+# ---------------------------------------------------------------------------------------------
+
+def plot_loss(history, path=None, title="SGNS training loss"):
+    """The smoothed loss and the learning rate against words processed. Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    words = np.asarray(history["words"]) / 1e6
+    ax.plot(words, history["loss"], color="tab:blue", label="loss (smoothed)")
+    ax.set_xlabel("words processed (millions)")
+    ax.set_ylabel("mean loss per pair")
+    ax.set_title(title)
+    ax2 = ax.twinx()
+    ax2.plot(words, history["lr"], color="tab:orange", ls="--", label="learning rate")
+    ax2.set_ylabel("learning rate")
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [l.get_label() for l in lines], loc="upper right")
+    fig.tight_layout()
+    if path is not None:
+        with atomic_write(path) as f:
+            fig.savefig(f, format="png", dpi=110)
+    return fig
+
+
+def write_outputs(trainer, out_dir, corpus_info):
+    """vectors.txt, vectors.npz, metrics.json and loss.png in ``out_dir``. Returns the metrics."""
+    out_dir = Path(out_dir)
+    words, W_in = trainer.vocab.words, trainer.W_in
+    save_word2vec_text(out_dir / "vectors.txt", words, W_in)
+    save_npz(out_dir / "vectors.npz", words, W_in, counts=trainer.vocab.counts)
+    metrics = trainer.metrics(corpus_info)
+    with atomic_write(out_dir / "metrics.json", "w") as f:
+        json.dump(metrics, f, indent=1)
+    import matplotlib
+    matplotlib.use("Agg") if "matplotlib.pyplot" not in sys.modules else None
+    import matplotlib.pyplot as plt
+    fig = plot_loss(trainer.history, out_dir / "loss.png",
+                    title=f"SGNS loss on {corpus_info['name']}")
+    plt.close(fig)
+    return metrics
+
+
+def default_out_dir(settings, corpus_path):
+    name = Path(corpus_path).name.split(".")[0]
+    return Path("runs") / f"{settings.profile}-{name}"
+
+
+def train(settings, out_dir=None, resume=False, progress=True):
+    """Load the corpus, train (or resume), write the outputs. Returns (trainer, metrics, out_dir)."""
+    path = corpus_mod.resolve_corpus(settings.corpus, profile=settings.profile)
+    out_dir = Path(out_dir) if out_dir else default_out_dir(settings, path)
+    ckpt = out_dir / "checkpoint.npz"
+    info = corpus_mod.corpus_info(path)
+    if progress:
+        print(f"corpus: {info['name']} ({info['bytes']:,} bytes, sha256 {info['sha256'][:12]}…)")
+    if resume:
+        if not ckpt.exists():
+            raise FileNotFoundError(f"no checkpoint to resume in {out_dir}; run without --resume")
+        saved = read_checkpoint_meta(ckpt)
+        if saved.get("corpus_sha256") not in (None, info["sha256"]):
+            raise ValueError(f"the checkpoint in {out_dir} was trained on another corpus than "
+                             f"{path}; give the same --corpus (or SGNS_CORPUS) to resume")
+        ids, vocab = corpus_mod.load_corpus(path, min_count=saved["settings"]["min_count"])
+        trainer = Trainer.resume(ckpt, ids, vocab)
+    else:
+        ids, vocab = corpus_mod.load_corpus(path, min_count=settings.min_count)
+        if ckpt.exists() and not _finished(ckpt):
+            raise ValueError(f"{out_dir} holds an unfinished run: add --resume to continue it, "
+                             f"or choose another --out")
+        trainer = Trainer(settings, ids, vocab, checkpoint_path=ckpt)
+    trainer.corpus_sha256 = info["sha256"]
+    if progress:
+        s = trainer.settings
+        print(f"vocabulary: {len(vocab):,} words (min_count {s.min_count}); {len(ids):,} tokens; "
+              f"{s.epochs} epoch(s), D={s.dim}, window={s.window}, K={s.negatives}, "
+              f"sample={s.sample}, lr={s.lr}, B={s.batch_size}, seed={s.seed}")
+    try:
+        trainer.run(progress=progress)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"interrupted: a checkpoint is saved in {out_dir}; "
+                                f"continue with the same command and --resume") from None
+    metrics = write_outputs(trainer, out_dir, info)
+    return trainer, metrics, out_dir
+
+
+def read_checkpoint_meta(path):
+    """The JSON part of a checkpoint: settings, position, history, finished, corpus_sha256."""
+    with np.load(path) as z:
+        return json.loads(str(z["meta"]))
+
+
+def _finished(ckpt):
+    return bool(read_checkpoint_meta(ckpt).get("finished"))
+
+
+def main(args):
+    """``python -m sgns_helpers train ...``: train, write the outputs, print neighbours."""
+    names = {f.name for f in dataclasses.fields(Settings)}
+    overrides = {k: v for k, v in vars(args).items() if k in names and k != "profile"}
+    settings = make_settings(args.profile, **overrides)
+    try:
+        trainer, metrics, out_dir = train(settings, args.out, resume=args.resume)
+    except KeyboardInterrupt as exc:
+        print(exc.args[0] if exc.args else "interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    print(f"\n{metrics['raw_words_per_second']:,} raw words/s, {metrics['train_seconds']:.0f} s, "
+          f"peak RSS {metrics['peak_rss_mb']:.0f} MB")
+    print("nearest neighbours:")
+    for word, ns in trainer.neighbours(trainer.settings.probes, topn=8).items():
+        print(f"  {word:>10}: " + ", ".join(f"{n} ({c:.2f})" for n, c in ns))
+    report = evaluate_run(out_dir, metrics["corpus"])
+    print(f"\n{report}\noutputs in {out_dir}/: vectors.txt, vectors.npz, metrics.json, loss.png, "
+          f"evaluation.json, pca.png")
+    return trainer, metrics, out_dir
+
+
+def evaluate_run(out_dir, corpus_info):
+    """Score ``out_dir/vectors.npz``: evaluation.json and pca.png beside it; returns the report text."""
+    from . import evaluate
+
+    out_dir = Path(out_dir)
+    result = evaluate.evaluate_vectors(out_dir / "vectors.npz")
+    result["corpus"] = corpus_info
+    with atomic_write(out_dir / "evaluation.json", "w") as f:
+        json.dump(result, f, indent=1)
+    import matplotlib.pyplot as plt
+    emb = evaluate.Embeddings.from_file(out_dir / "vectors.npz")
+    try:
+        fig = evaluate.pca_plot(emb, evaluate.DEFAULT_PCA_GROUPS, out_dir / "pca.png",
+                                arrows=evaluate.DEFAULT_PCA_ARROWS,
+                                title=f"SGNS vectors trained on {corpus_info['name']}")
+        plt.close(fig)
+    except ValueError as exc:                    # too few of the chosen words in a tiny corpus
+        print(f"no PCA plot: {exc}")
+    return evaluate.format_report(result)

@@ -1,0 +1,257 @@
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sgns_helpers import corpus as corpus_mod
+from sgns_helpers import train as train_mod
+from sgns_helpers.model import loss_and_grads
+from sgns_helpers.sampling import NoiseSampler
+from sgns_helpers.train import Trainer, init_weights, learning_rate, make_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample_corpus.txt.gz"
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    """The first 60,000 words of the committed sample, as a plain text8-format file."""
+    with gzip.open(SAMPLE, "rt") as f:
+        words = f.read(600_000).split()[:60_000]
+    path = tmp_path_factory.mktemp("corpus") / "small.txt"
+    path.write_text(" " + " ".join(words))
+    return path
+
+
+def small_settings(corpus, **kw):
+    base = dict(corpus=str(corpus), epochs=2, dim=16, min_count=3, batch_size=256,
+                chunk_tokens=20_000, log_every=10, checkpoint_every=0, seed=7, probe_times=2)
+    base.update(kw)
+    return make_settings("quick", **base)
+
+
+def trained(corpus, **kw):
+    s = small_settings(corpus, **kw)
+    ids, vocab = corpus_mod.load_corpus(corpus, min_count=s.min_count)
+    return Trainer(s, ids, vocab).run(progress=False)
+
+
+# -- settings ---------------------------------------------------------------------------------------
+
+def test_profiles_and_overrides():
+    quick, full = make_settings("quick"), make_settings("full")
+    assert full.dim == 100 and full.window == 5 and full.negatives == 5 and full.min_count == 5
+    assert full.sample == 1e-3 and full.epochs == 5
+    assert quick.dim < full.dim and quick.epochs <= full.epochs
+    assert make_settings("full", dim=None, window=3).window == 3   # None means "not given"
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(epochs=0), "--epochs"), (dict(window=0), "--window"), (dict(negatives=0), "--negatives"),
+    (dict(sample=0.0), "--sample"), (dict(sample=-1e-3), "--sample"), (dict(lr=-0.1), "--lr"),
+    (dict(lr=5.0), "--lr"), (dict(batch_size=0), "--batch-size"), (dict(dim=0), "--dim"),
+    (dict(min_count=0), "--min-count"),
+])
+def test_nonsense_settings_are_refused(bad, message):
+    with pytest.raises(ValueError, match=message):
+        make_settings("quick", **bad)
+    with pytest.raises(ValueError):
+        make_settings("nonsense")
+
+
+def test_learning_rate_decays_linearly_to_a_floor():
+    assert learning_rate(0.025, 0.0) == 0.025
+    assert learning_rate(0.025, 0.5) == pytest.approx(0.0125)
+    assert learning_rate(0.025, 1.0) == pytest.approx(0.025 * 1e-4)
+    assert learning_rate(0.025, 2.0) == pytest.approx(0.025 * 1e-4)
+
+
+def test_word2vec_initialisation():
+    W_in, W_out = init_weights(1000, 50, np.random.default_rng(0))
+    assert W_in.dtype == W_out.dtype == np.float32
+    assert np.abs(W_in).max() <= 0.5 / 50 and np.abs(W_in).max() > 0.45 / 50
+    assert not W_out.any()
+
+
+# -- the update ---------------------------------------------------------------------------------------
+
+def test_one_pairs_step_equals_the_dense_reference():
+    """The trainer's step (damping 0, summed over the batch) is W − lr·B·dW of loss_and_grads,
+    whose loss is the batch mean; repeated ids everywhere."""
+    rng = np.random.default_rng(3)
+    V, D, B, K = 12, 6, 40, 5
+    W_in = rng.normal(scale=0.3, size=(V, D))
+    W_out = rng.normal(scale=0.3, size=(V, D))
+    centers, contexts = rng.integers(0, V, B), rng.integers(0, V, B)
+    counts = rng.integers(1, 50, V)
+    settings = make_settings("quick", negatives=K, damping=0.0)
+    sampler = NoiseSampler(counts)
+    negatives = sampler.sample(np.random.default_rng(9), (B, K))
+    lr = 0.05
+    loss, dW_in, dW_out = loss_and_grads(W_in, W_out, centers, contexts, negatives)
+    A, O = W_in.copy(), W_out.copy()
+    step_loss = train_mod.pairs_rule(A, O, centers, contexts, lr, np.random.default_rng(9),
+                                     sampler, settings)
+    assert step_loss == pytest.approx(loss, rel=1e-12)
+    np.testing.assert_allclose(A, W_in - lr * B * dW_in, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(O, W_out - lr * B * dW_out, rtol=1e-12, atol=1e-14)
+
+
+# -- runs -----------------------------------------------------------------------------------------
+
+def test_training_lowers_the_loss_and_same_seed_gives_identical_vectors(small_corpus):
+    a = trained(small_corpus)
+    b = trained(small_corpus)
+    c = trained(small_corpus, seed=8)
+    assert a.history["loss"][-1] < a.history["loss"][0] - 0.2
+    np.testing.assert_array_equal(a.W_in, b.W_in)
+    np.testing.assert_array_equal(a.W_out, b.W_out)
+    assert not np.array_equal(a.W_in, c.W_in)
+    assert a.pos.epoch == 2 and a.pos.pairs_done > 0
+    assert len(a.history["probes"]) >= 2
+
+
+def test_resume_from_a_checkpoint_mid_chunk_is_exact(small_corpus, tmp_path):
+    reference = trained(small_corpus)
+    s = small_settings(small_corpus)
+    ids, vocab = corpus_mod.load_corpus(small_corpus, min_count=s.min_count)
+    ckpt = tmp_path / "checkpoint.npz"
+    first = Trainer(s, ids, vocab, checkpoint_path=ckpt)
+    # Stop after some batches by raising from the update rule once a mid-chunk checkpoint exists.
+    calls = {"n": 0}
+    real = train_mod.UPDATE_RULES["pairs"]
+
+    def stopping_rule(*args):
+        calls["n"] += 1
+        if calls["n"] == 57:
+            raise RuntimeError("stop")
+        return real(*args)
+
+    train_mod.UPDATE_RULES["pairs"] = stopping_rule
+    try:
+        with pytest.raises(RuntimeError, match="stop"):
+            first.run(progress=False)
+    finally:
+        train_mod.UPDATE_RULES["pairs"] = real
+    resumed = Trainer.resume(ckpt, ids, vocab)
+    assert 0 < resumed.pos.batch and resumed.pos.rng_state is not None
+    resumed.run(progress=False)
+    np.testing.assert_array_equal(resumed.W_in, reference.W_in)
+    np.testing.assert_array_equal(resumed.W_out, reference.W_out)
+
+
+def test_a_diverging_run_stops_with_a_clear_message_and_keeps_its_checkpoint(small_corpus, tmp_path):
+    s = small_settings(small_corpus, mode="pairs")
+    ids, vocab = corpus_mod.load_corpus(small_corpus, min_count=s.min_count)
+    ckpt = tmp_path / "checkpoint.npz"
+    t = Trainer(s, ids, vocab, checkpoint_path=ckpt)
+    real = train_mod.UPDATE_RULES["pairs"]
+    calls = {"n": 0}
+
+    def poisoned(W_in, *args):
+        calls["n"] += 1
+        if calls["n"] == 35:
+            W_in[vocab.index[vocab.words[0]]] = np.nan      # a row blows up
+        return real(W_in, *args)
+
+    train_mod.UPDATE_RULES["pairs"] = poisoned
+    try:
+        with pytest.raises(RuntimeError, match="diverged.*lower --lr"):
+            t.run(progress=False)
+    finally:
+        train_mod.UPDATE_RULES["pairs"] = real
+    assert calls["n"] <= 35 + s.log_every          # stopped within one log interval
+    good = Trainer.resume(ckpt, ids, vocab)
+    assert np.isfinite(good.W_in).all() and good.pos.batch == 30
+
+
+# -- the command line -------------------------------------------------------------------------------
+
+def run_cli(*args, cwd, **popen):
+    env = dict(os.environ, SGNS_PROFILE="quick", PYTHONPATH=str(ROOT))
+    env.pop("SGNS_CORPUS", None)
+    return subprocess.Popen([sys.executable, "-m", "sgns_helpers", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+CLI_SMALL = ["--epochs", "2", "--dim", "16", "--min-count", "3", "--batch-size", "64",
+             "--seed", "5", "--checkpoint-every", "0"]
+
+
+def test_cli_kill_9_and_resume_gives_the_vectors_of_an_uninterrupted_run(small_corpus, tmp_path):
+    full = run_cli("train", "--corpus", str(small_corpus), "--out", str(tmp_path / "a"), *CLI_SMALL,
+                   cwd=tmp_path)
+    out, err = full.communicate(timeout=300)
+    assert full.returncode == 0, err
+    assert "nearest neighbours" in out
+
+    proc = run_cli("train", "--corpus", str(small_corpus), "--out", str(tmp_path / "b"), *CLI_SMALL,
+                   cwd=tmp_path)
+    ckpt = tmp_path / "b" / "checkpoint.npz"
+    deadline = time.monotonic() + 120
+    while not ckpt.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert proc.poll() is None, "the run ended before it could be killed: make it longer"
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert not (tmp_path / "b" / "vectors.npz").exists()
+
+    again = run_cli("train", "--corpus", str(small_corpus), "--out", str(tmp_path / "b"), *CLI_SMALL,
+                    cwd=tmp_path)
+    _, err = again.communicate(timeout=60)
+    assert again.returncode == 2 and "--resume" in err and "Traceback" not in err
+
+    resumed = run_cli("train", "--corpus", str(small_corpus), "--out", str(tmp_path / "b"),
+                      "--resume", cwd=tmp_path)
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    with np.load(tmp_path / "a" / "vectors.npz") as a, np.load(tmp_path / "b" / "vectors.npz") as b:
+        np.testing.assert_array_equal(a["vectors"], b["vectors"])
+
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    for key in ("settings", "corpus", "raw_words_per_second", "peak_rss_mb", "history", "train_seconds"):
+        assert key in metrics
+    assert metrics["corpus"]["sha256"] == corpus_mod.corpus_info(small_corpus)["sha256"]
+    assert (tmp_path / "a" / "loss.png").stat().st_size > 1000
+    from gensim.models import KeyedVectors
+    kv = KeyedVectors.load_word2vec_format(str(tmp_path / "a" / "vectors.txt"))
+    assert kv.vector_size == 16
+
+
+def test_cli_ctrl_c_saves_a_checkpoint_and_exits_cleanly(small_corpus, tmp_path):
+    proc = run_cli("train", "--corpus", str(small_corpus), "--out", str(tmp_path / "c"), *CLI_SMALL,
+                   cwd=tmp_path)
+    ckpt = tmp_path / "c" / "checkpoint.npz"
+    deadline = time.monotonic() + 120
+    while not ckpt.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    meta = json.loads(str(np.load(ckpt)["meta"]))
+    assert not meta["finished"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "0"], "--epochs"),
+    (["--corpus", "/no/such/file.txt"], "/no/such/file.txt"),
+    (["--window", "0"], "--window"),
+    (["--min-count", "10000000"], "min"),
+])
+def test_cli_errors_are_one_line(args, message, small_corpus, tmp_path):
+    if "--corpus" not in args:
+        args = ["--corpus", str(small_corpus), *args]
+    proc = run_cli("train", "--out", str(tmp_path / "x"), *args, cwd=tmp_path)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    lines = [l for l in err.strip().splitlines() if l.strip()]
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in err
