@@ -237,7 +237,7 @@ def _apply_step(W, uniq, counts, Y, lr, damping, current):
     gathered at its start (likely still in cache) rather than read from ``W`` again; it and ``Y``
     are modified in place.
     """
-    Y *= lr if damping == 0 else (lr * counts ** -float(damping))[:, None]
+    Y *= lr if damping == 0 else (lr * counts ** -float(damping)).astype(Y.dtype)[:, None]
     current -= Y
     W[uniq] = current
 
