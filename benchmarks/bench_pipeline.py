@@ -9,7 +9,6 @@ sampling rates, and the tokens kept per epoch at sample = 1e-3 and 1e-4.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 
@@ -18,12 +17,7 @@ import numpy as np
 from sgns_helpers.corpus import (corpus_info, keep_probabilities, load_corpus, resolve_corpus,
                                  subsample)
 from sgns_helpers.sampling import NoiseSampler, skipgram_pairs
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (Linux reports kB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+from sgns_helpers.train import peak_rss_mb
 
 
 def timed(f, repeat):

@@ -11,24 +11,19 @@ Prints a Markdown table and writes it, with the raw results, to runs/bench_train
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import platform
-import resource
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from sgns_helpers.train import peak_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = dict(dim=100, window=5, negatives=5, min_count=5, sample=1e-3, lr=0.025)
-
-
-def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def worker_ours(corpus, epochs, seed, out, extra):
