@@ -58,6 +58,10 @@ def build_parser():
     p.add_argument("--seed", type=int)
     p.add_argument("--damping", type=float, help="a row updated n times in one step moves by "
                    "n^-damping times its summed update (0: plain sum; default 0.5)")
+    p.add_argument("--mode", choices=("pairs", "blocks"),
+                   help="update rule: standard SGNS pairs, or negatives shared by blocks of pairs")
+    p.add_argument("--block-size", type=int, help="blocks mode: pairs that share negatives (16)")
+    p.add_argument("--shared-negatives", type=int, help="blocks mode: negatives a block (16)")
     p.add_argument("--checkpoint-every", type=float, metavar="SECONDS",
                    help="seconds between checkpoints (default 300)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<profile>-<corpus>)")

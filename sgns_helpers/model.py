@@ -308,6 +308,86 @@ def sgd_step(W_in, W_out, centers, contexts, negatives, lr, *, scatter=DEFAULT_S
 
 
 # --------------------------------------------------------------------------------------------
+# The block update: negatives shared by a block of consecutive pairs
+# --------------------------------------------------------------------------------------------
+
+def block_step(W_in, W_out, centers, contexts, shared_negatives, lr, *, K, damping=0.5,
+               scatter=DEFAULT_SCATTER):
+    """One SGD step in which each block of S consecutive pairs shares its negatives.
+
+    The batch of B = nb·S pairs is cut into nb blocks of S pairs. Block j draws Kb negatives
+    ``shared_negatives[j]`` that every pair of the block uses, each weighted K/Kb, so that the
+    expected update equals standard SGNS with K negatives per pair (each negative term is an
+    unbiased estimate of K·E_n[·]). The scores of a block are then one small matrix product
+    instead of S·K dot products:
+
+        s_pos = rowwise(V_blk · U_pos)        (nb, S)
+        s_neg = V_blk @ U_negᵀ                 (nb, S, Kb)
+        g_pos = σ(s_pos) − 1,  g_neg = (K/Kb)·σ(s_neg)
+        ∂/∂V_blk   = g_pos·U_pos + g_neg @ U_neg    (nb, S, D)
+        ∂/∂U_pos   = g_pos·V_blk                     (nb, S, D)
+        ∂/∂U_neg   = g_negᵀ @ V_blk                  (nb, Kb, D)
+
+    The step is summed (lr per pair, as :func:`sgd_step`) and each row's summed update is damped by
+    n^(−damping), n = how often the row occurs in this step: a shared negative collects S pairs'
+    gradients at once, so without damping the frequent rows take steps far too large.
+
+    Args:
+        W_in, W_out: ``(V, D)`` float arrays, updated in place.
+        centers, contexts: ``(B,)`` ids, B a multiple of nb.
+        shared_negatives: ``(nb, Kb)`` ids, one row per block.
+        lr: learning rate (per pair).
+        K: the number of negatives per pair the weighting stands for.
+        damping: d ≥ 0 as in :func:`sgd_step`.
+        scatter: one of ``SCATTER_STRATEGIES``.
+
+    Returns:
+        The mean per-pair loss before the step (with the K/Kb weighting), a Python float.
+    """
+    centers, contexts = np.asarray(centers), np.asarray(contexts)
+    shared_negatives = np.asarray(shared_negatives)
+    nb, Kb = shared_negatives.shape
+    B, D, dtype = centers.shape[0], W_in.shape[1], W_in.dtype
+    if B == 0:
+        return 0.0
+    if B % nb or contexts.shape != centers.shape:
+        raise ValueError(f"{B} pairs cannot be cut into {nb} equal blocks")
+    S, weight = B // nb, dtype.type(K / Kb)
+
+    V_blk = np.take(W_in, centers, axis=0, mode="clip",
+                    out=_buffer("v_w", (B, D), dtype)).reshape(nb, S, D)
+    # One buffer for every W_out row the step touches: the B contexts, then the nb·Kb negatives.
+    U_all = _buffer("U_out", (B + nb * Kb, D), dtype)
+    np.take(W_out, contexts, axis=0, mode="clip", out=U_all[:B])
+    np.take(W_out, shared_negatives.reshape(-1), axis=0, mode="clip", out=U_all[B:])
+    U_pos, U_neg = U_all[:B].reshape(nb, S, D), U_all[B:].reshape(nb, Kb, D)
+
+    s_pos = np.einsum("jsd,jsd->js", V_blk, U_pos)                       # (nb, S)
+    s_neg = np.matmul(V_blk, U_neg.transpose(0, 2, 1))                   # (nb, S, Kb)
+    loss = -(np.sum(log_sigmoid(s_pos), dtype=np.float64)
+             + weight * np.sum(log_sigmoid(-s_neg), dtype=np.float64)) / B
+    g_pos = sigmoid(s_pos) - 1                                           # (nb, S)
+    g_neg = sigmoid(s_neg)                                               # (nb, S, Kb)
+    g_neg *= weight
+
+    g_V = np.matmul(g_neg, U_neg, out=_buffer("g_v_w", (nb, S, D), dtype))  # (nb, S, D)
+    g_V += g_pos[:, :, None] * U_pos
+    g_U = _buffer("g_U", (B + nb * Kb, D), dtype)                        # rows as in U_all
+    np.multiply(g_pos[:, :, None], V_blk, out=g_U[:B].reshape(nb, S, D))
+    np.matmul(g_neg.transpose(0, 2, 1), V_blk, out=g_U[B:].reshape(nb, Kb, D))
+
+    uniq, counts, first, Y = _row_sums(scatter, centers, g_V.reshape(B, D))
+    current = np.take(V_blk.reshape(B, D), first, axis=0, mode="clip",
+                      out=_buffer("current", Y.shape, dtype))
+    _apply_step(W_in, uniq, counts, Y, lr, damping, current)
+    out_ids = np.concatenate((contexts, shared_negatives.reshape(-1)))   # (B + nb·Kb,)
+    uniq, counts, first, Y = _row_sums(scatter, out_ids, g_U)
+    current = np.take(U_all, first, axis=0, mode="clip", out=_buffer("current", Y.shape, dtype))
+    _apply_step(W_out, uniq, counts, Y, lr, damping, current)
+    return float(loss)
+
+
+# --------------------------------------------------------------------------------------------
 # Synthetic batches and timings (for the notebooks, the tests and benchmarks/bench_scatter.py)
 # --------------------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ import numpy as np
 from . import corpus as corpus_mod
 from .embeddings import atomic_write, save_npz, save_word2vec_text
 from .evaluate import Embeddings
-from .model import sgd_step
+from .model import block_step, sgd_step
 from .sampling import NoiseSampler, skipgram_pairs
 
 # ---------------------------------------------------------------------------------------------
@@ -57,7 +57,9 @@ class Settings:
     batch_size: int = 1024          # B pairs a step
     damping: float = 0.5            # a row updated n times in one step moves by n^(−damping)·(sum)
     seed: int = 1
-    mode: str = "pairs"
+    mode: str = "pairs"             # the update rule: "pairs" (standard SGNS) or "blocks"
+    block_size: int = 16            # blocks: S consecutive pairs share their negatives ...
+    shared_negatives: int = 16      # ... Kb of them, each weighted K/Kb
     chunk_tokens: int = 1_000_000   # token ids a chunk (pairs never cross a chunk's edge)
     checkpoint_every: float = 300.0  # seconds between checkpoints (checked every log interval)
     log_every: int = 200            # batches between loss records and divergence checks
@@ -78,6 +80,9 @@ class Settings:
             (0 < self.lr <= 1, f"--lr must be in (0, 1], e.g. 0.025 (got {self.lr})"),
             (self.batch_size >= 1, f"--batch-size must be at least 1 (got {self.batch_size})"),
             (self.damping >= 0, f"damping must be >= 0 (got {self.damping})"),
+            (self.block_size >= 1, f"--block-size must be at least 1 (got {self.block_size})"),
+            (self.shared_negatives >= 1,
+             f"--shared-negatives must be at least 1 (got {self.shared_negatives})"),
             (self.chunk_tokens >= 2, f"chunk_tokens must be at least 2 (got {self.chunk_tokens})"),
             (self.checkpoint_every >= 0, "checkpoint_every must be >= 0 seconds"),
             (self.log_every >= 1, "log_every must be at least 1"),
@@ -141,7 +146,26 @@ def pairs_rule(W_in, W_out, centers, contexts, lr, rng, sampler, settings):
     return sgd_step(W_in, W_out, centers, contexts, negatives, lr, damping=settings.damping)
 
 
-UPDATE_RULES = {"pairs": pairs_rule}
+def blocks_rule(W_in, W_out, centers, contexts, lr, rng, sampler, settings):
+    """Negatives shared by blocks of ``block_size`` pairs (see model.block_step).
+
+    A batch whose length is not a multiple of the block size (the last of a chunk) ends with one
+    smaller block."""
+    S, B = settings.block_size, len(centers)
+    full = B - B % S
+    loss, parts = 0.0, [(0, full), (full, B)]
+    for start, stop in parts:
+        if stop == start:
+            continue
+        nb = (stop - start) // S if stop - start >= S else 1
+        negatives = sampler.sample(rng, (nb, settings.shared_negatives))       # (nb, Kb)
+        part_loss = block_step(W_in, W_out, centers[start:stop], contexts[start:stop], negatives,
+                               lr, K=settings.negatives, damping=settings.damping)
+        loss += part_loss * (stop - start) / B
+    return loss
+
+
+UPDATE_RULES = {"pairs": pairs_rule, "blocks": blocks_rule}
 
 
 def chunk_rng(seed, epoch, chunk):

@@ -106,10 +106,11 @@ def test_one_pairs_step_equals_the_dense_reference():
 
 # -- runs -----------------------------------------------------------------------------------------
 
-def test_training_lowers_the_loss_and_same_seed_gives_identical_vectors(small_corpus):
-    a = trained(small_corpus)
-    b = trained(small_corpus)
-    c = trained(small_corpus, seed=8)
+@pytest.mark.parametrize("mode", ["pairs", "blocks"])
+def test_training_lowers_the_loss_and_same_seed_gives_identical_vectors(small_corpus, mode):
+    a = trained(small_corpus, mode=mode)
+    b = trained(small_corpus, mode=mode)
+    c = trained(small_corpus, seed=8, mode=mode)
     assert a.history["loss"][-1] < a.history["loss"][0] - 0.2
     np.testing.assert_array_equal(a.W_in, b.W_in)
     np.testing.assert_array_equal(a.W_out, b.W_out)
@@ -118,15 +119,16 @@ def test_training_lowers_the_loss_and_same_seed_gives_identical_vectors(small_co
     assert len(a.history["probes"]) >= 2
 
 
-def test_resume_from_a_checkpoint_mid_chunk_is_exact(small_corpus, tmp_path):
-    reference = trained(small_corpus)
-    s = small_settings(small_corpus)
+@pytest.mark.parametrize("mode", ["pairs", "blocks"])
+def test_resume_from_a_checkpoint_mid_chunk_is_exact(small_corpus, tmp_path, mode):
+    reference = trained(small_corpus, mode=mode)
+    s = small_settings(small_corpus, mode=mode)
     ids, vocab = corpus_mod.load_corpus(small_corpus, min_count=s.min_count)
     ckpt = tmp_path / "checkpoint.npz"
     first = Trainer(s, ids, vocab, checkpoint_path=ckpt)
     # Stop after some batches by raising from the update rule once a mid-chunk checkpoint exists.
     calls = {"n": 0}
-    real = train_mod.UPDATE_RULES["pairs"]
+    real = train_mod.UPDATE_RULES[mode]
 
     def stopping_rule(*args):
         calls["n"] += 1
@@ -134,12 +136,12 @@ def test_resume_from_a_checkpoint_mid_chunk_is_exact(small_corpus, tmp_path):
             raise RuntimeError("stop")
         return real(*args)
 
-    train_mod.UPDATE_RULES["pairs"] = stopping_rule
+    train_mod.UPDATE_RULES[mode] = stopping_rule
     try:
         with pytest.raises(RuntimeError, match="stop"):
             first.run(progress=False)
     finally:
-        train_mod.UPDATE_RULES["pairs"] = real
+        train_mod.UPDATE_RULES[mode] = real
     resumed = Trainer.resume(ckpt, ids, vocab)
     assert 0 < resumed.pos.batch and resumed.pos.rng_state is not None
     resumed.run(progress=False)
