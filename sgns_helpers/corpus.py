@@ -52,6 +52,11 @@ _HOW_TO_POINT = ("point at a local copy with SGNS_CORPUS=/path/to/text8(.zip|.gz
 _REPO = Path(__file__).resolve().parent.parent
 
 
+def repo_root() -> Path:
+    """The course's folder (where data/, notebooks/ and runs/ live), whatever the working folder."""
+    return _REPO
+
+
 def data_dir() -> Path:
     """Folder for downloaded corpora: ``$SGNS_DATA`` if set, else ``<repo>/data``."""
     env = os.environ.get("SGNS_DATA")

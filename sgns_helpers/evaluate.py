@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .corpus import repo_root
 from .embeddings import atomic_write, load_vectors
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = repo_root() / "data"
 DEFAULT_ANALOGIES = DATA_DIR / "questions-words.txt"
 DEFAULT_SIMILARITY = DATA_DIR / "wordsim353.tsv"
 

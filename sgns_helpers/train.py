@@ -331,7 +331,8 @@ class Trainer:
         self.history["lr"].append(float(lr))
         if bar is not None:
             bar.n = int(done)
-            bar.set_postfix(loss=f"{smooth:.3f}", lr=f"{lr:.5f}")
+            bar.set_postfix(loss=f"{smooth:.3f}", lr=f"{lr:.5f}", refresh=False)
+            bar.update(0)                                       # redraws if mininterval passed
 
     def _next_probe_words(self):
         """The words_done at which the next probe log is due."""
@@ -423,12 +424,14 @@ def _diverged(trainer, loss):
 
 
 def _progress_bar(trainer, progress):
+    """A text progress bar (also in notebooks, where it needs no widgets); outside a terminal it
+    redraws at most every 10 s so that saved notebook outputs and logs stay short."""
     if not progress:
         return None
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
     return tqdm(total=trainer.total_words, initial=trainer.pos.words_done, unit="word",
                 unit_scale=True, smoothing=0.1, dynamic_ncols=True, desc="training",
-                mininterval=1.0)
+                mininterval=1.0 if sys.stderr.isatty() else 10.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,8 +479,9 @@ def write_outputs(trainer, out_dir, corpus_info):
 
 
 def default_out_dir(settings, corpus_path):
+    """``<repo>/runs/<profile>-<corpus name>``: the same folder from the CLI and the notebooks."""
     name = Path(corpus_path).name.split(".")[0]
-    return Path("runs") / f"{settings.profile}-{name}"
+    return corpus_mod.repo_root() / "runs" / f"{settings.profile}-{name}"
 
 
 def train(settings, out_dir=None, resume=False, progress=True):
