@@ -117,8 +117,10 @@ def save_word2vec_text(path, words, vectors):
     path = Path(path)
     with atomic_write(path, "w") as f:
         f.write(f"{V} {D}\n")
-        for w, row in zip(words, vectors.tolist()):   # tolist: float32 → exact Python floats
-            f.write(f"{w} {row_fmt % tuple(row)}\n")
+        for start in range(0, V, 4096):               # a block at a time keeps memory flat
+            block = vectors[start:start + 4096].tolist()   # float32 → exact Python floats
+            f.writelines(f"{w} {row_fmt % tuple(row)}\n"
+                         for w, row in zip(words[start:start + 4096], block))
     return path
 
 
