@@ -29,8 +29,10 @@ comma := ,
 
 venv: $(VENV)/.stamp-test
 
+# Extra options for the trainer, e.g. make train TRAIN_ARGS="--resume" or TRAIN_ARGS="--epochs 1".
+TRAIN_ARGS ?=
 train: $(VENV)/.stamp-base
-	SGNS_PROFILE=$${SGNS_PROFILE:-full} $(PY) -m sgns_helpers train
+	SGNS_PROFILE=$${SGNS_PROFILE:-full} $(PY) -m sgns_helpers train $(TRAIN_ARGS)
 
 test: $(VENV)/.stamp-test
 	SGNS_PROFILE=quick $(PY) -m pytest tests

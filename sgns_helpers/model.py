@@ -308,83 +308,94 @@ def sgd_step(W_in, W_out, centers, contexts, negatives, lr, *, scatter=DEFAULT_S
 
 
 # --------------------------------------------------------------------------------------------
-# The block update: negatives shared by a block of consecutive pairs
+# The block update: consecutive centres that share their negatives
 # --------------------------------------------------------------------------------------------
 
-def block_step(W_in, W_out, centers, contexts, shared_negatives, lr, *, K, damping=0.5,
+def block_step(W_in, W_out, tokens, reach, shared_negatives, lr, *, K, damping=0.5,
                scatter=DEFAULT_SCATTER):
-    """One SGD step in which each block of S consecutive pairs shares its negatives.
+    """One SGD step over a run of consecutive centres, cut into blocks that share their negatives.
 
-    The batch of B = nb·S pairs is cut into nb blocks of S pairs. Block j draws Kb negatives
-    ``shared_negatives[j]`` that every pair of the block uses, each weighted K/Kb, so that the
-    expected update equals standard SGNS with K negatives per pair (each negative term is an
-    unbiased estimate of K·E_n[·]). The scores of a block are then one small matrix product
-    instead of S·K dot products:
+    ``tokens`` is a stretch of text: ``window`` tokens of context on the left, then the nb·S centres,
+    then ``window`` tokens on the right (``-1`` marks a position outside the text). Block j is the
+    S centres ``tokens[window + jS : window + (j+1)S]``; its *span* is the S + 2·window tokens around
+    them, which hold every context any of its centres can have. Centre i pairs with the span tokens
+    at distance 1..reach[i] (word2vec's dynamic window), and all S centres of the block share Kb
+    negatives. So one block needs the rows of S + 2·window + Kb output words, not S·(2·window + K),
+    and its scores are one small matrix product:
 
-        s_pos = rowwise(V_blk · U_pos)        (nb, S)
-        s_neg = V_blk @ U_negᵀ                 (nb, S, Kb)
-        g_pos = σ(s_pos) − 1,  g_neg = (K/Kb)·σ(s_neg)
-        ∂/∂V_blk   = g_pos·U_pos + g_neg @ U_neg    (nb, S, D)
-        ∂/∂U_pos   = g_pos·V_blk                     (nb, S, D)
-        ∂/∂U_neg   = g_negᵀ @ V_blk                  (nb, Kb, D)
+        U_blk   = W_out[span ++ negatives]              (nb, S + 2w + Kb, D)
+        s       = V_blk @ U_blkᵀ                        (nb, S, S + 2w + Kb)
+        g       = mask·(σ(s) − 1) on the span part,  (n_i·K/Kb)·σ(s) on the negatives part
+        ∂/∂V_blk = g @ U_blk,   ∂/∂U_blk = gᵀ @ V_blk
 
-    The step is summed (lr per pair, as :func:`sgd_step`) and each row's summed update is damped by
-    n^(−damping), n = how often the row occurs in this step: a shared negative collects S pairs'
-    gradients at once, so without damping the frequent rows take steps far too large.
+    where mask picks the real pairs and n_i is centre i's number of pairs: its K negatives per pair
+    become Kb shared ones weighted n_i·K/Kb, which keeps the expected update equal to standard
+    SGNS's. The step is summed (lr per pair, as :func:`sgd_step`) and each row's summed update is
+    damped by n^(−damping), n = how often the row occurs in this step.
 
     Args:
         W_in, W_out: ``(V, D)`` float arrays, updated in place.
-        centers, contexts: ``(B,)`` ids, B a multiple of nb.
-        shared_negatives: ``(nb, Kb)`` ids, one row per block.
-        lr: learning rate (per pair).
-        K: the number of negatives per pair the weighting stands for.
+        tokens: ``(nb·S + 2·window,)`` int ids, ``-1`` for padding.
+        reach: ``(nb·S,)`` each centre's window b in 1..window.
+        shared_negatives: ``(nb, Kb)`` ids.
+        lr: the learning rate (per pair).
+        K: the negatives per pair that the weighting stands for.
         damping: d ≥ 0 as in :func:`sgd_step`.
         scatter: one of ``SCATTER_STRATEGIES``.
 
     Returns:
-        The mean per-pair loss before the step (with the K/Kb weighting), a Python float.
+        ``(loss, pairs)``: the mean per-pair loss before the step (with the weighting) as a
+        Python float, and the number of (centre, context) pairs the step trained.
     """
-    centers, contexts = np.asarray(centers), np.asarray(contexts)
+    tokens, reach = np.asarray(tokens), np.asarray(reach)
     shared_negatives = np.asarray(shared_negatives)
     nb, Kb = shared_negatives.shape
-    B, D, dtype = centers.shape[0], W_in.shape[1], W_in.dtype
-    if B == 0:
-        return 0.0
-    if B % nb or contexts.shape != centers.shape:
-        raise ValueError(f"{B} pairs cannot be cut into {nb} equal blocks")
-    S, weight = B // nb, dtype.type(K / Kb)
+    C, D, dtype = reach.shape[0], W_in.shape[1], W_in.dtype
+    w2 = tokens.shape[0] - C                     # 2·window
+    if C == 0 or C % nb or w2 < 0 or w2 % 2:
+        raise ValueError(f"{C} centres in {tokens.shape[0]} tokens cannot be cut into {nb} blocks")
+    S, w = C // nb, w2 // 2
 
-    V_blk = np.take(W_in, centers, axis=0, mode="clip",
-                    out=_buffer("v_w", (B, D), dtype)).reshape(nb, S, D)
-    # One buffer for every W_out row the step touches: the B contexts, then the nb·Kb negatives.
-    U_all = _buffer("U_out", (B + nb * Kb, D), dtype)
-    np.take(W_out, contexts, axis=0, mode="clip", out=U_all[:B])
-    np.take(W_out, shared_negatives.reshape(-1), axis=0, mode="clip", out=U_all[B:])
-    U_pos, U_neg = U_all[:B].reshape(nb, S, D), U_all[B:].reshape(nb, Kb, D)
+    # Index arrays: the centres (nb, S) and each block's span (nb, S + 2w) of token positions.
+    centre_ids = tokens[w:w + C].reshape(nb, S)
+    span_pos = S * np.arange(nb)[:, None] + np.arange(S + w2)              # (nb, S + 2w)
+    out_ids = np.concatenate((tokens[span_pos], shared_negatives), axis=1)  # (nb, S + 2w + Kb)
+    # The real pairs: distance 1..reach between centre i (span position i + w) and position p.
+    dist = np.abs(np.arange(S + w2)[None, :] - np.arange(S)[:, None] - w)  # (S, S + 2w)
+    mask = (dist >= 1) & (dist <= reach.reshape(nb, S)[:, :, None])        # (nb, S, S + 2w)
+    mask &= (centre_ids >= 0)[:, :, None] & (out_ids[:, None, :S + w2] >= 0)
+    n_pairs = mask.sum(axis=2)                                               # (nb, S)
+    pairs = int(n_pairs.sum())
+    if pairs == 0:
+        return 0.0, 0
 
-    s_pos = np.einsum("jsd,jsd->js", V_blk, U_pos)                       # (nb, S)
-    s_neg = np.matmul(V_blk, U_neg.transpose(0, 2, 1))                   # (nb, S, Kb)
-    loss = -(np.sum(log_sigmoid(s_pos), dtype=np.float64)
-             + weight * np.sum(log_sigmoid(-s_neg), dtype=np.float64)) / B
-    g_pos = sigmoid(s_pos) - 1                                           # (nb, S)
-    g_neg = sigmoid(s_neg)                                               # (nb, S, Kb)
-    g_neg *= weight
+    V_blk = np.take(W_in, np.maximum(centre_ids, 0), axis=0, mode="clip",
+                    out=_buffer("v_w", (nb, S, D), dtype))                   # (nb, S, D)
+    U_blk = np.take(W_out, np.maximum(out_ids, 0), axis=0, mode="clip",
+                    out=_buffer("U_out", out_ids.shape + (D,), dtype))       # (nb, S+2w+Kb, D)
+    s = np.matmul(V_blk, U_blk.transpose(0, 2, 1))                           # (nb, S, S+2w+Kb)
+    s_pos, s_neg = s[:, :, :S + w2], s[:, :, S + w2:]
+    weight = (n_pairs * (K / Kb)).astype(dtype)                              # (nb, S)
+    loss = -(np.sum(log_sigmoid(s_pos), where=mask, dtype=np.float64)
+             + np.sum(weight[:, :, None] * log_sigmoid(-s_neg), dtype=np.float64)) / pairs
 
-    g_V = np.matmul(g_neg, U_neg, out=_buffer("g_v_w", (nb, S, D), dtype))  # (nb, S, D)
-    g_V += g_pos[:, :, None] * U_pos
-    g_U = _buffer("g_U", (B + nb * Kb, D), dtype)                        # rows as in U_all
-    np.multiply(g_pos[:, :, None], V_blk, out=g_U[:B].reshape(nb, S, D))
-    np.matmul(g_neg.transpose(0, 2, 1), V_blk, out=g_U[B:].reshape(nb, Kb, D))
+    g = sigmoid(s)                                                           # (nb, S, S+2w+Kb)
+    g[:, :, :S + w2] -= 1                                                    # g_pos on the span
+    g[:, :, :S + w2] *= mask                                                 # ... real pairs only
+    g[:, :, S + w2:] *= weight[:, :, None]                                   # g_neg, weighted
+    g_V = np.matmul(g, U_blk, out=_buffer("g_v_w", (nb, S, D), dtype))      # (nb, S, D)
+    g_U = np.matmul(g.transpose(0, 2, 1), V_blk,
+                    out=_buffer("g_U", out_ids.shape + (D,), dtype))         # (nb, S+2w+Kb, D)
 
-    uniq, counts, first, Y = _row_sums(scatter, centers, g_V.reshape(B, D))
-    current = np.take(V_blk.reshape(B, D), first, axis=0, mode="clip",
-                      out=_buffer("current", Y.shape, dtype))
-    _apply_step(W_in, uniq, counts, Y, lr, damping, current)
-    out_ids = np.concatenate((contexts, shared_negatives.reshape(-1)))   # (B + nb·Kb,)
-    uniq, counts, first, Y = _row_sums(scatter, out_ids, g_U)
-    current = np.take(U_all, first, axis=0, mode="clip", out=_buffer("current", Y.shape, dtype))
-    _apply_step(W_out, uniq, counts, Y, lr, damping, current)
-    return float(loss)
+    for W, ids, rows, grads in ((W_in, centre_ids, V_blk, g_V), (W_out, out_ids, U_blk, g_U)):
+        ids, rows, grads = ids.reshape(-1), rows.reshape(-1, D), grads.reshape(-1, D)
+        real = ids >= 0
+        if not real.all():
+            ids, rows, grads = ids[real], rows[real], grads[real]
+        uniq, counts, first, Y = _row_sums(scatter, ids, grads)
+        current = np.take(rows, first, axis=0, mode="clip", out=_buffer("current", Y.shape, dtype))
+        _apply_step(W, uniq, counts, Y, lr, damping, current)
+    return float(loss), pairs
 
 
 # --------------------------------------------------------------------------------------------

@@ -54,12 +54,12 @@ class Settings:
     min_count: int = 5
     sample: float = 1e-3            # subsampling threshold t
     lr: float = 0.025               # lr₀, decayed linearly to lr₀·1e-4
-    batch_size: int = 1024          # B pairs a step
+    batch_size: int = 1024          # B pairs a step (blocks mode: B centres a step)
     damping: float = 0.5            # a row updated n times in one step moves by n^(−damping)·(sum)
     seed: int = 1
     mode: str = "pairs"             # the update rule: "pairs" (standard SGNS) or "blocks"
-    block_size: int = 16            # blocks: S consecutive pairs share their negatives ...
-    shared_negatives: int = 16      # ... Kb of them, each weighted K/Kb
+    block_size: int = 16            # blocks: S consecutive centres share their negatives ...
+    shared_negatives: int = 16      # ... Kb of them, weighted so the expectation is SGNS's
     chunk_tokens: int = 1_000_000   # token ids a chunk (pairs never cross a chunk's edge)
     checkpoint_every: float = 300.0  # seconds between checkpoints (checked every log interval)
     log_every: int = 200            # batches between loss records and divergence checks
@@ -146,28 +146,6 @@ def pairs_rule(W_in, W_out, centers, contexts, lr, rng, sampler, settings):
     return sgd_step(W_in, W_out, centers, contexts, negatives, lr, damping=settings.damping)
 
 
-def blocks_rule(W_in, W_out, centers, contexts, lr, rng, sampler, settings):
-    """Negatives shared by blocks of ``block_size`` pairs (see model.block_step).
-
-    A batch whose length is not a multiple of the block size (the last of a chunk) ends with one
-    smaller block."""
-    S, B = settings.block_size, len(centers)
-    full = B - B % S
-    loss, parts = 0.0, [(0, full), (full, B)]
-    for start, stop in parts:
-        if stop == start:
-            continue
-        nb = (stop - start) // S if stop - start >= S else 1
-        negatives = sampler.sample(rng, (nb, settings.shared_negatives))       # (nb, Kb)
-        part_loss = block_step(W_in, W_out, centers[start:stop], contexts[start:stop], negatives,
-                               lr, K=settings.negatives, damping=settings.damping)
-        loss += part_loss * (stop - start) / B
-    return loss
-
-
-UPDATE_RULES = {"pairs": pairs_rule, "blocks": blocks_rule}
-
-
 def chunk_rng(seed, epoch, chunk):
     """The generator of one chunk of one epoch: a pure function of (seed, epoch, chunk)."""
     return np.random.default_rng([seed, epoch, chunk])
@@ -184,6 +162,62 @@ def prepare_chunk(chunk_ids, keep_prob, settings, rng):
     centers, contexts = skipgram_pairs(kept, settings.window, rng)          # (P,), (P,)
     order = rng.permutation(len(centers))
     return centers[order], contexts[order], len(kept)
+
+
+def prepare_blocks(chunk_ids, keep_prob, settings, rng):
+    """Subsample a chunk and draw each position's window b in 1..window (text order is kept).
+
+    Returns ``(kept, reach, n_kept)``: (n,) int32 token ids and (n,) int8 windows."""
+    kept = corpus_mod.subsample(chunk_ids, keep_prob, rng)                   # (n,)
+    reach = rng.integers(1, settings.window + 1, size=len(kept), dtype=np.int8)   # (n,)
+    return kept, reach, len(kept)
+
+
+def centres_per_step(settings):
+    """Blocks mode: centres a step, ``batch_size`` rounded down to whole blocks (at least one)."""
+    return max(1, settings.batch_size // settings.block_size) * settings.block_size
+
+
+def blocks_rule(W_in, W_out, kept, reach, b, lr, rng, sampler, settings):
+    """Step ``b`` of a chunk in blocks mode: its consecutive centres with ``window`` tokens of
+    context on each side (``-1`` past the chunk's ends, and for the padding of a last, partial
+    block) and Kb shared negatives a block (see model.block_step). Returns ``(loss, pairs)``."""
+    C, S, w = centres_per_step(settings), settings.block_size, settings.window
+    start, stop = b * C, min((b + 1) * C, len(kept))
+    n_blocks = -(-(stop - start) // S)
+    tokens = np.full(n_blocks * S + 2 * w, -1, dtype=np.int32)          # (nb·S + 2w,)
+    lo, hi = max(0, start - w), min(len(kept), stop + w)                # text available
+    tokens[lo - (start - w):hi - (start - w)] = kept[lo:hi]
+    if stop - start < n_blocks * S:                                      # padded centres: no text
+        tokens[w + stop - start:w + n_blocks * S] = -1
+    centre_reach = np.ones(n_blocks * S, dtype=np.int8)                 # (nb·S,)
+    centre_reach[:stop - start] = reach[start:stop]
+    negatives = sampler.sample(rng, (n_blocks, settings.shared_negatives))   # (nb, Kb)
+    return block_step(W_in, W_out, tokens, centre_reach, negatives, lr, K=settings.negatives,
+                      damping=settings.damping)
+
+
+def _pairs_step(W_in, W_out, centers, contexts, b, lr, rng, sampler, settings):
+    batch = slice(b * settings.batch_size, (b + 1) * settings.batch_size)
+    loss = pairs_rule(W_in, W_out, centers[batch], contexts[batch], lr, rng, sampler, settings)
+    return loss, len(centers[batch])
+
+
+@dataclass(frozen=True)
+class UpdateRule:
+    """How a mode turns a chunk into steps: ``prepare`` it once (with the chunk's generator, before
+    any step draws from it), count its steps, and do step ``b``, returning ``(loss, pairs)``."""
+
+    prepare: object         # (chunk_ids, keep_prob, settings, rng) -> (x, y, n_kept)
+    n_steps: object         # (x, settings) -> int
+    step: object            # (W_in, W_out, x, y, b, lr, rng, sampler, settings) -> (loss, pairs)
+
+
+UPDATE_RULES = {
+    "pairs": UpdateRule(prepare_chunk, lambda c, s: -(-len(c) // s.batch_size), _pairs_step),
+    "blocks": UpdateRule(prepare_blocks, lambda k, s: -(-len(k) // centres_per_step(s)),
+                         blocks_rule),
+}
 
 
 @contextmanager
@@ -265,7 +299,7 @@ class Trainer:
         KeyboardInterrupt is raised, so ``resume`` continues exactly where the run stopped.
         """
         s = self.settings
-        update = UPDATE_RULES[s.mode]
+        rule = UPDATE_RULES[s.mode]
         bar = _progress_bar(self, progress)
         smooth, t_start = None, time.monotonic()
         last_save = t_start
@@ -275,21 +309,20 @@ class Trainer:
                 start = self.pos.chunk * s.chunk_tokens
                 chunk_ids = self.ids[start:start + s.chunk_tokens]             # (n,)
                 rng = chunk_rng(s.seed, self.pos.epoch, self.pos.chunk)
-                centers, contexts, n_kept = prepare_chunk(chunk_ids, self.keep_prob, s, rng)  # (P,)
-                n_batches = max(1, math.ceil(len(centers) / s.batch_size))
+                *data, n_kept = rule.prepare(chunk_ids, self.keep_prob, s, rng)  # pairs or text
+                n_batches = max(1, rule.n_steps(data[0], s))
                 if self.pos.rng_state is not None:          # resuming inside this chunk
                     rng.bit_generator.state = self.pos.rng_state
                 for b in range(self.pos.batch, n_batches):
-                    batch = slice(b * s.batch_size, (b + 1) * s.batch_size)
                     done = self.pos.words_done + len(chunk_ids) * b / n_batches
                     lr = learning_rate(s.lr, done / self.total_words)
-                    loss = update(self.W_in, self.W_out, centers[batch], contexts[batch],
-                                  lr, rng, self.sampler, s)
+                    loss, pairs = rule.step(self.W_in, self.W_out, *data, b, lr, rng,
+                                            self.sampler, s)
                     if not math.isfinite(loss):
                         raise _diverged(self, loss)
                     smooth = loss if smooth is None else 0.98 * smooth + 0.02 * loss
                     self.pos.batch = b + 1
-                    self.pos.pairs_done += len(centers[batch])
+                    self.pos.pairs_done += pairs
                     if self.pos.batch % s.log_every == 0:
                         self._log(done, smooth, lr, bar)
                         if done >= next_probe:

@@ -344,83 +344,117 @@ def test_time_scatter_strategies_returns_a_row_per_strategy_and_batch_size():
 from sgns_helpers.model import block_step  # noqa: E402
 
 
-def brute_force_block_step(W_in, W_out, centers, contexts, shared, lr, K):
-    """One block step written as loops over pairs and shared negatives (damping 0, summed)."""
+def block_pairs(tokens, reach, nb):
+    """The (block, centre id, context id) pairs a block step trains, by plain loops."""
+    C = len(reach)
+    w, S = (len(tokens) - C) // 2, C // nb
+    pairs = []
+    for i in range(C):
+        centre = tokens[w + i]
+        if centre < 0:
+            continue
+        for d in range(1, reach[i] + 1):
+            for p in (w + i - d, w + i + d):
+                if tokens[p] >= 0:
+                    pairs.append((i // S, centre, tokens[p]))
+    return pairs
+
+
+def brute_force_block_step(W_in, W_out, tokens, reach, shared, lr, K):
+    """One block step as loops over centres, their pairs and their block's shared negatives,
+    each weighted (pairs of the centre)·K/Kb (damping 0, summed)."""
     nb, Kb = shared.shape
-    S = len(centers) // nb
+    C = len(reach)
+    S, w = C // nb, (len(tokens) - C) // 2
     d_in, d_out = np.zeros_like(W_in), np.zeros_like(W_out)
-    for j in range(nb):
-        for i in range(j * S, (j + 1) * S):
-            w, c = centers[i], contexts[i]
-            v_w, u_c = W_in[w], W_out[c]
-            g_pos = sigmoid(u_c @ v_w) - 1
-            d_in[w] += g_pos * u_c
+    for i in range(C):
+        centre = tokens[w + i]
+        contexts = [tokens[p] for d in range(1, reach[i] + 1) for p in (w + i - d, w + i + d)
+                    if tokens[p] >= 0]
+        if centre < 0 or not contexts:
+            continue
+        v_w = W_in[centre]
+        for c in contexts:
+            g_pos = sigmoid(W_out[c] @ v_w) - 1
+            d_in[centre] += g_pos * W_out[c]
             d_out[c] += g_pos * v_w
-            for n in shared[j]:
-                g_neg = K / Kb * sigmoid(W_out[n] @ v_w)
-                d_in[w] += g_neg * W_out[n]
-                d_out[n] += g_neg * v_w
-    return W_in - lr * d_in, W_out - lr * d_out
+        for n in shared[i // S]:
+            g_neg = len(contexts) * K / Kb * sigmoid(W_out[n] @ v_w)
+            d_in[centre] += g_neg * W_out[n]
+            d_out[n] += g_neg * v_w
+    return W_in - lr * d_in, W_out - lr * d_out, len(block_pairs(tokens, reach, nb))
+
+
+def random_block_input(rng, V, nb, S, w, Kb, pad=True):
+    tokens = rng.integers(0, V, nb * S + 2 * w)
+    if pad:                                   # the start of a chunk, and a padded last block
+        tokens[:w] = -1
+        tokens[-(w + 3):] = -1
+    return tokens, rng.integers(1, w + 1, nb * S), rng.integers(0, V, (nb, Kb))
 
 
 def test_block_step_equals_a_brute_force_loop():
     rng = np.random.default_rng(11)
-    V, D, nb, S, Kb, K = 9, 5, 3, 4, 6, 5
+    V, D, nb, S, w, Kb, K = 9, 5, 3, 4, 2, 6, 5
     W_in, W_out = rng.normal(scale=0.4, size=(2, V, D))
-    centers, contexts = rng.integers(0, V, nb * S), rng.integers(0, V, nb * S)
-    shared = rng.integers(0, V, (nb, Kb))
-    expected_in, expected_out = brute_force_block_step(W_in, W_out, centers, contexts, shared, 0.1, K)
+    tokens, reach, shared = random_block_input(rng, V, nb, S, w, Kb)
+    expected_in, expected_out, n_pairs = brute_force_block_step(W_in, W_out, tokens, reach, shared,
+                                                                0.1, K)
     for scatter in SCATTER_STRATEGIES:
         A, O = W_in.copy(), W_out.copy()
-        block_step(A, O, centers, contexts, shared, 0.1, K=K, damping=0.0, scatter=scatter)
+        _, pairs = block_step(A, O, tokens, reach, shared, 0.1, K=K, damping=0.0, scatter=scatter)
+        assert pairs == n_pairs
         np.testing.assert_allclose(A, expected_in, rtol=1e-12, atol=1e-13)
         np.testing.assert_allclose(O, expected_out, rtol=1e-12, atol=1e-13)
 
 
 def test_block_step_expected_update_is_the_sgns_gradient():
-    """Averaged over draws of the shared negatives, a block step moves W by −lr·B·E[dW]: the same
-    expectation as standard SGNS with K negatives per pair (computed exactly by enumerating the
-    noise distribution with loss_and_grads)."""
+    """Averaged over draws of the shared negatives, a block step moves W by −lr·P·E[dW] for the P
+    pairs of its text: the same expectation as standard SGNS with K negatives per pair (computed
+    exactly by enumerating the noise distribution with loss_and_grads)."""
     rng = np.random.default_rng(12)
-    V, D, nb, S, Kb, K = 6, 4, 2, 3, 4, 5
+    V, D, nb, S, w, Kb, K = 6, 4, 2, 3, 2, 4, 5
     W_in, W_out = rng.normal(scale=0.5, size=(2, V, D))
-    centers, contexts = rng.integers(0, V, nb * S), rng.integers(0, V, nb * S)
-    p = rng.random(V) + 0.2
-    p /= p.sum()
-    B = nb * S
+    tokens, reach, _ = random_block_input(rng, V, nb, S, w, Kb)
+    pairs = block_pairs(tokens, reach, nb)
+    centers = np.array([p[1] for p in pairs])
+    contexts = np.array([p[2] for p in pairs])
+    P = len(pairs)
+    prob = rng.random(V) + 0.2
+    prob /= prob.sum()
     exact_in, exact_out = np.zeros_like(W_in), np.zeros_like(W_out)
     for n in range(V):       # E over iid negatives of loss_and_grads = Σ_n p(n)·grad(all K negatives = n)
-        _, d_in, d_out = loss_and_grads(W_in, W_out, centers, contexts, np.full((B, K), n))
-        exact_in += p[n] * d_in
-        exact_out += p[n] * d_out
+        _, d_in, d_out = loss_and_grads(W_in, W_out, centers, contexts, np.full((P, K), n))
+        exact_in += prob[n] * d_in
+        exact_out += prob[n] * d_out
     lr, draws = 1e-3, 4000
     mean_in, mean_out = np.zeros_like(W_in), np.zeros_like(W_out)
     for _ in range(draws):
         A, O = W_in.copy(), W_out.copy()
-        block_step(A, O, centers, contexts, rng.choice(V, size=(nb, Kb), p=p), lr, K=K, damping=0.0)
-        mean_in += (W_in - A) / (lr * B * draws)
-        mean_out += (W_out - O) / (lr * B * draws)
+        block_step(A, O, tokens, reach, rng.choice(V, size=(nb, Kb), p=prob), lr, K=K, damping=0.0)
+        mean_in += (W_in - A) / (lr * P * draws)
+        mean_out += (W_out - O) / (lr * P * draws)
     assert relative_error(mean_in, exact_in) < 0.03
     assert relative_error(mean_out, exact_out) < 0.03
     # and a single draw is far from it: the test would notice a biased weighting
     A, O = W_in.copy(), W_out.copy()
-    block_step(A, O, centers, contexts, np.zeros((nb, Kb), int), lr, K=K, damping=0.0)
-    assert relative_error((W_out - O) / (lr * B), exact_out) > 0.1
+    block_step(A, O, tokens, reach, np.zeros((nb, Kb), int), lr, K=K, damping=0.0)
+    assert relative_error((W_out - O) / (lr * P), exact_out) > 0.1
 
 
-def test_block_step_damping_and_loss():
+def test_block_step_damping_dtype_and_bad_input():
     rng = np.random.default_rng(13)
-    V, D, nb, S, Kb = 7, 4, 2, 5, 3
+    V, D, nb, S, w, Kb = 7, 4, 2, 5, 2, 3
     W_in, W_out = rng.normal(scale=0.3, size=(2, V, D)).astype(np.float32)
-    centers = np.zeros(nb * S, dtype=np.int32)            # one centre, ten times
-    contexts = rng.integers(1, V, nb * S).astype(np.int32)
-    shared = rng.integers(1, V, (nb, Kb)).astype(np.int32)
+    tokens = rng.integers(1, V, nb * S + 2 * w)
+    tokens[w:w + nb * S] = 0                              # the same centre, ten times
+    reach, shared = np.full(nb * S, w), rng.integers(1, V, (nb, Kb))
     plain, damped = W_in.copy(), W_in.copy()
-    O1, O2 = W_out.copy(), W_out.copy()
-    loss = block_step(plain, O1, centers, contexts, shared, 0.05, K=5, damping=0.0)
-    block_step(damped, O2, centers, contexts, shared, 0.05, K=5, damping=1.0)
+    loss, pairs = block_step(plain, W_out.copy(), tokens, reach, shared, 0.05, K=5, damping=0.0)
+    block_step(damped, W_out.copy(), tokens, reach, shared, 0.05, K=5, damping=1.0)
     assert plain.dtype == np.float32 and isinstance(loss, float) and loss > 0
+    assert pairs == nb * S * 2 * w
     # damping 1 turns the sum of the 10 updates of row 0 into their mean
     np.testing.assert_allclose(W_in[0] - damped[0], (W_in[0] - plain[0]) / 10, rtol=1e-4, atol=1e-7)
     with pytest.raises(ValueError, match="blocks"):
-        block_step(W_in.copy(), W_out.copy(), centers[:7], contexts[:7], shared, 0.1, K=5)
+        block_step(W_in.copy(), W_out.copy(), tokens[:-1], reach, shared, 0.1, K=5)

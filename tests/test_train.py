@@ -1,3 +1,4 @@
+import dataclasses
 import gzip
 import json
 import os
@@ -130,13 +131,13 @@ def test_resume_from_a_checkpoint_mid_chunk_is_exact(small_corpus, tmp_path, mod
     calls = {"n": 0}
     real = train_mod.UPDATE_RULES[mode]
 
-    def stopping_rule(*args):
+    def stopping_step(*args):
         calls["n"] += 1
         if calls["n"] == 57:
             raise RuntimeError("stop")
-        return real(*args)
+        return real.step(*args)
 
-    train_mod.UPDATE_RULES[mode] = stopping_rule
+    train_mod.UPDATE_RULES[mode] = dataclasses.replace(real, step=stopping_step)
     try:
         with pytest.raises(RuntimeError, match="stop"):
             first.run(progress=False)
@@ -161,9 +162,9 @@ def test_a_diverging_run_stops_with_a_clear_message_and_keeps_its_checkpoint(sma
         calls["n"] += 1
         if calls["n"] == 35:
             W_in[vocab.index[vocab.words[0]]] = np.nan      # a row blows up
-        return real(W_in, *args)
+        return real.step(W_in, *args)
 
-    train_mod.UPDATE_RULES["pairs"] = poisoned
+    train_mod.UPDATE_RULES["pairs"] = dataclasses.replace(real, step=poisoned)
     try:
         with pytest.raises(RuntimeError, match="diverged.*lower --lr"):
             t.run(progress=False)
