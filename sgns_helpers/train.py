@@ -22,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,7 @@ class Settings:
     mode: str = "pairs"             # the update rule: "pairs" (standard SGNS) or "blocks"
     block_size: int = 16            # blocks: S consecutive centres share their negatives ...
     shared_negatives: int = 16      # ... Kb of them, weighted so the expectation is SGNS's
+    threads: int = 1                # blocks: threads updating the shared weights (1: deterministic)
     chunk_tokens: int = 1_000_000   # token ids a chunk (pairs never cross a chunk's edge)
     checkpoint_every: float = 300.0  # seconds between checkpoints (checked every log interval)
     log_every: int = 200            # batches between loss records and divergence checks
@@ -83,6 +85,9 @@ class Settings:
             (self.block_size >= 1, f"--block-size must be at least 1 (got {self.block_size})"),
             (self.shared_negatives >= 1,
              f"--shared-negatives must be at least 1 (got {self.shared_negatives})"),
+            (self.threads >= 1, f"--threads must be at least 1 (got {self.threads})"),
+            (self.threads == 1 or self.mode == "blocks",
+             "--threads above 1 needs --mode blocks (the pairs mode runs on one thread)"),
             (self.chunk_tokens >= 2, f"chunk_tokens must be at least 2 (got {self.chunk_tokens})"),
             (self.checkpoint_every >= 0, "checkpoint_every must be >= 0 seconds"),
             (self.log_every >= 1, "log_every must be at least 1"),
@@ -181,7 +186,11 @@ def centres_per_step(settings):
 def blocks_rule(W_in, W_out, kept, reach, b, lr, rng, sampler, settings):
     """Step ``b`` of a chunk in blocks mode: its consecutive centres with ``window`` tokens of
     context on each side (``-1`` past the chunk's ends, and for the padding of a last, partial
-    block) and Kb shared negatives a block (see model.block_step). Returns ``(loss, pairs)``."""
+    block) and Kb shared negatives a block (see model.block_step). Returns ``(loss, pairs)``.
+
+    With ``threads`` > 1 the step's blocks are split into that many runs of text, which threads
+    update at the same time without locks (as word2vec's and gensim's workers do): a row that two
+    threads touch at once may lose one update, and the result is no longer reproducible."""
     C, S, w = centres_per_step(settings), settings.block_size, settings.window
     start, stop = b * C, min((b + 1) * C, len(kept))
     n_blocks = -(-(stop - start) // S)
@@ -193,8 +202,26 @@ def blocks_rule(W_in, W_out, kept, reach, b, lr, rng, sampler, settings):
     centre_reach = np.ones(n_blocks * S, dtype=np.int8)                 # (nb·S,)
     centre_reach[:stop - start] = reach[start:stop]
     negatives = sampler.sample(rng, (n_blocks, settings.shared_negatives))   # (nb, Kb)
-    return block_step(W_in, W_out, tokens, centre_reach, negatives, lr, K=settings.negatives,
-                      damping=settings.damping)
+    parts = np.array_split(np.arange(n_blocks), min(settings.threads, n_blocks))
+
+    def run(blocks):                      # blocks j0..j1: centres j0·S.., tokens with their halo
+        j0, j1 = blocks[0], blocks[-1] + 1
+        return block_step(W_in, W_out, tokens[j0 * S:j1 * S + 2 * w], centre_reach[j0 * S:j1 * S],
+                          negatives[j0:j1], lr, K=settings.negatives, damping=settings.damping)
+
+    results = list(_pool(len(parts)).map(run, parts)) if len(parts) > 1 else [run(parts[0])]
+    pairs = sum(p for _, p in results)
+    return sum(loss * p for loss, p in results) / max(pairs, 1), pairs
+
+
+_POOLS = {}
+
+
+def _pool(n):
+    """A pool of ``n`` worker threads, made once and kept."""
+    if n not in _POOLS:
+        _POOLS[n] = ThreadPoolExecutor(n, thread_name_prefix="sgns")
+    return _POOLS[n]
 
 
 def _pairs_step(W_in, W_out, centers, contexts, b, lr, rng, sampler, settings):

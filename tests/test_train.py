@@ -258,3 +258,45 @@ def test_cli_errors_are_one_line(args, message, small_corpus, tmp_path):
     assert proc.returncode == 2
     lines = [l for l in err.strip().splitlines() if l.strip()]
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in err
+
+
+def test_blocks_mode_with_two_threads_trains(small_corpus):
+    t = trained(small_corpus, mode="blocks", threads=2)
+    assert np.isfinite(t.W_in).all() and t.pos.epoch == 2
+    assert t.history["loss"][-1] < t.history["loss"][0] - 0.2
+    with pytest.raises(ValueError, match="--threads"):
+        make_settings("quick", threads=2)                 # pairs mode runs on one thread
+
+
+def test_blocks_rule_trains_exactly_the_dynamic_window_pairs_of_a_chunk(monkeypatch):
+    """Cutting a chunk into steps and blocks (with halos and padding) loses and invents no pair."""
+    from collections import Counter
+    rng = np.random.default_rng(0)
+    kept = rng.integers(0, 50, 203).astype(np.int32)          # not a multiple of anything
+    reach = rng.integers(1, 4, 203).astype(np.int8)
+    settings = make_settings("quick", mode="blocks", window=3, block_size=8, batch_size=40)
+    seen = Counter()
+
+    def recording_block_step(W_in, W_out, tokens, centre_reach, negatives, lr, *, K, damping):
+        w = (len(tokens) - len(centre_reach)) // 2
+        for i, b in enumerate(centre_reach):
+            if tokens[w + i] < 0:
+                continue
+            for d in range(1, b + 1):
+                for p in (w + i - d, w + i + d):
+                    if tokens[p] >= 0:
+                        seen[tokens[w + i], tokens[p]] += 1
+        return 0.0, 0
+
+    monkeypatch.setattr(train_mod, "block_step", recording_block_step)
+    sampler = NoiseSampler(np.ones(50))
+    rule = train_mod.UPDATE_RULES["blocks"]
+    for b in range(rule.n_steps(kept, settings)):
+        rule.step(None, None, kept, reach, b, 0.1, rng, sampler, settings)
+    expected = Counter()
+    for i, b in enumerate(reach):
+        for d in range(1, b + 1):
+            for p in (i - d, i + d):
+                if 0 <= p < len(kept):
+                    expected[kept[i], kept[p]] += 1
+    assert seen == expected
