@@ -180,7 +180,7 @@ def _group(ids):
     return order, starts, ids_sorted[starts], np.diff(np.append(starts, N))
 
 
-def _row_sums(scatter, ids, X, weights=None, src=None, tally=None):
+def _row_sums(scatter, ids, X, weights=None, src=None):
     """Add up weighted rows by id: ``Y[j] = Σ_{i: ids[i] == uniq[j]} weights[i] · X[src[i]]``.
 
     Args:
@@ -189,8 +189,6 @@ def _row_sums(scatter, ids, X, weights=None, src=None, tally=None):
         X: ``(M, D)`` source rows.
         weights: ``(N,)`` or None (all ones).
         src: ``(N,)`` indices into X, or None (``src[i] = i``, so M = N).
-        tally: ``(N,)`` how many updates each entry stands for, or None (one each); the returned
-            ``counts`` are their sums per id (what damping divides by).
 
     Returns:
         ``(uniq, counts, first, Y)``: the distinct ids ``(U,)`` in increasing order, how often each
@@ -199,8 +197,6 @@ def _row_sums(scatter, ids, X, weights=None, src=None, tally=None):
     """
     N, D = ids.shape[0], X.shape[1]
     order, starts, uniq, counts = _group(ids)
-    # what damping divides by: occurrences, or the updates they stand for
-    tallied = counts if tally is None else np.maximum(np.add.reduceat(tally[order], starts), 1)
     U = uniq.shape[0]
     cols = order if src is None else src[order]                          # (N,) rows of X, by id
     data = None if weights is None else weights[order]                   # (N,) their weights
@@ -210,7 +206,7 @@ def _row_sums(scatter, ids, X, weights=None, src=None, tally=None):
         if data is None:
             data = np.ones(N, dtype=X.dtype)
         one_hot = sp.csr_array((data, cols, np.append(starts, N)), shape=(U, X.shape[0]))
-        return uniq, tallied, order[starts], one_hot @ X                  # (U, D)
+        return uniq, counts, order[starts], one_hot @ X                  # (U, D)
 
     rows = np.take(X, cols, axis=0, mode="clip", out=_buffer("rows", (N, D), X.dtype))  # (N, D)
     if data is not None:
@@ -231,7 +227,7 @@ def _row_sums(scatter, ids, X, weights=None, src=None, tally=None):
         else:                                                            # "add.at"
             Y = np.zeros((U, D), dtype=X.dtype)
             np.add.at(Y, run, rows)
-    return uniq, tallied, order[starts], Y
+    return uniq, counts, order[starts], Y
 
 
 def _apply_step(W, uniq, counts, Y, lr, damping, current):
@@ -335,9 +331,7 @@ def block_step(W_in, W_out, tokens, reach, shared_negatives, lr, *, K, damping=0
     where mask picks the real pairs and n_i is centre i's number of pairs: its K negatives per pair
     become Kb shared ones weighted n_i·K/Kb, which keeps the expected update equal to standard
     SGNS's. The step is summed (lr per pair, as :func:`sgd_step`) and each row's summed update is
-    damped by n^(−damping), where n counts the pair updates the row receives in this step, as in
-    :func:`sgd_step`: for a centre its pairs, for a context the pairs it is in, for a shared
-    negative the K·(pairs of the block)/Kb negative draws it stands for.
+    damped by n^(−damping), n = how often the row occurs in this step.
 
     Args:
         W_in, W_out: ``(V, D)`` float arrays, updated in place.
@@ -393,20 +387,12 @@ def block_step(W_in, W_out, tokens, reach, shared_negatives, lr, *, K, damping=0
     g_U = np.matmul(g.transpose(0, 2, 1), V_blk,
                     out=_buffer("g_U", out_ids.shape + (D,), dtype))         # (nb, S+2w+Kb, D)
 
-    # How many pair updates each row occurrence stands for, so that damping treats a shared
-    # negative (the negatives of all the block's pairs at once) as the many updates it is: a centre,
-    # its pairs; a context, the pairs it is in; a shared negative, the draws it replaces.
-    tally_in = n_pairs                                                       # (nb, S)
-    tally_out = np.concatenate((mask.sum(axis=1),                            # (nb, S + 2w)
-                                np.repeat(weight.sum(axis=1, keepdims=True), Kb, axis=1)), axis=1)
-    for W, ids, rows, grads, tally in ((W_in, centre_ids, V_blk, g_V, tally_in),
-                                       (W_out, out_ids, U_blk, g_U, tally_out)):
+    for W, ids, rows, grads in ((W_in, centre_ids, V_blk, g_V), (W_out, out_ids, U_blk, g_U)):
         ids, rows, grads = ids.reshape(-1), rows.reshape(-1, D), grads.reshape(-1, D)
-        tally = tally.reshape(-1).astype(np.float64)
         real = ids >= 0
         if not real.all():
-            ids, rows, grads, tally = ids[real], rows[real], grads[real], tally[real]
-        uniq, counts, first, Y = _row_sums(scatter, ids, grads, tally=tally)
+            ids, rows, grads = ids[real], rows[real], grads[real]
+        uniq, counts, first, Y = _row_sums(scatter, ids, grads)
         current = np.take(rows, first, axis=0, mode="clip", out=_buffer("current", Y.shape, dtype))
         _apply_step(W, uniq, counts, Y, lr, damping, current)
     return float(loss), pairs
