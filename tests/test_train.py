@@ -52,6 +52,9 @@ def test_profiles_and_overrides():
     assert full.sample == 1e-3 and full.epochs == 5
     assert quick.dim < full.dim and quick.epochs <= full.epochs
     assert make_settings("full", dim=None, window=3).window == 3   # None means "not given"
+    blocks = make_settings("full", mode="blocks")
+    assert (blocks.batch_size, blocks.damping) == (256, 0.35)      # the blocks mode's own defaults
+    assert make_settings("full", mode="blocks", damping=0.0).damping == 0.0
 
 
 @pytest.mark.parametrize("bad, message", [
