@@ -1,6 +1,6 @@
 """Train this course's trainer and gensim on the same corpus with the same settings, in one run.
 
-    python benchmarks/bench_train.py [--epochs 1 5] [--seeds 1] [--trainers ours gensim]
+    python benchmarks/bench_train.py [--epochs 1 5] [--seeds 1] [--trainers pairs blocks gensim gensim2]
 
 The corpus is $SGNS_CORPUS (default: the committed sample). Each (trainer, epochs, seed) trains in
 a fresh subprocess so that its peak RSS is its own; the training time excludes loading the corpus
@@ -87,8 +87,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, nargs="+", default=[1])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
-    parser.add_argument("--trainers", nargs="+", default=["ours", "gensim"],
-                        help="ours, gensim (1 worker), gensim2 (2 workers)")
+    parser.add_argument("--trainers", nargs="+", default=["pairs", "blocks", "gensim"],
+                        help="pairs, blocks (this course's trainer in that mode), blocks2 (blocks on "
+                             "2 threads), gensim (1 worker), gensim2 (2 workers)")
     parser.add_argument("--extra", default="{}", help="JSON of extra settings for our trainer")
     parser.add_argument("--worker", choices=["ours", "gensim"], help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
@@ -109,24 +110,30 @@ def main():
         for epochs in args.epochs:
             for seed in args.seeds:
                 for trainer in args.trainers:
-                    name, workers = ("gensim", 2) if trainer == "gensim2" else (trainer, 1)
+                    name, workers = ("gensim", 2) if trainer == "gensim2" else ("gensim", 1)
+                    extra = json.loads(args.extra)
+                    if trainer in ("pairs", "blocks", "blocks2"):
+                        name = "ours"
+                        extra.update(mode=trainer.rstrip("2"), threads=2 if trainer == "blocks2" else 1)
                     cmd = [sys.executable, __file__, "--worker", name, "--corpus",
                            str(corpus if name == "ours" else text), "--out", f"{tmp}/{trainer}.txt",
                            "--epochs", str(epochs), "--seeds", str(seed), "--workers", str(workers),
-                           "--extra", args.extra]
+                           "--extra", json.dumps(extra)]
                     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
                     if proc.returncode != 0:
                         sys.exit(f"{trainer} failed:\n{proc.stderr[-2000:]}")
                     r = json.loads(proc.stdout.strip().splitlines()[-1])
-                    r.update(trainer=trainer if trainer != "gensim" else "gensim (1 worker)",
-                             epochs=epochs, seed=seed)
+                    label = {"gensim": "gensim, 1 worker", "gensim2": "gensim, 2 workers",
+                             "pairs": "ours, pairs mode", "blocks": "ours, blocks mode",
+                             "blocks2": "ours, blocks mode, 2 threads"}[trainer]
+                    r.update(trainer=label, epochs=epochs, seed=seed)
                     r["raw_wps"] = r["raw_words"] / r["seconds"]
                     r["eff_wps"] = r["effective_words"] / r["seconds"]
                     rows.append(r)
                     print(f"  {r['trainer']}, {epochs} epoch(s), seed {seed}: "
                           f"{r['raw_wps']:,.0f} raw words/s, analogy {100 * r['analogy']:.1f}%, "
                           f"WS-353 {r['ws353']:.3f}", flush=True)
-    base = {(r["epochs"], r["seed"]): r["raw_wps"] for r in rows if r["trainer"].startswith("gensim (1")}
+    base = {(r["epochs"], r["seed"]): r["raw_wps"] for r in rows if r["trainer"] == "gensim, 1 worker"}
     lines = ["| trainer | epochs | seed | raw words/s | effective words/s | vs gensim 1 worker | "
              "peak RSS MB | analogy (30k) | coverage | WS-353 ρ |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -137,10 +144,9 @@ def main():
                      f"{100 * r['analogy']:.1f}% | {100 * r['coverage']:.1f}% | {r['ws353']:.3f} |")
     table = "\n".join(lines)
     print(f"\ncorpus {info['name']} (sha256 {info['sha256'][:16]}…)\n{table}")
-    out = ROOT / "runs" / "bench_train.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"corpus": info, "settings": SETTINGS, "rows": rows, "table": table},
-                              indent=1))
+    from sgns_helpers.embeddings import atomic_write
+    with atomic_write(ROOT / "runs" / "bench_train.json", "w") as f:
+        json.dump({"corpus": info, "settings": SETTINGS, "rows": rows, "table": table}, f, indent=1)
 
 
 if __name__ == "__main__":
