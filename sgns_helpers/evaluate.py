@@ -365,7 +365,7 @@ def _default_file(given, default, option):
 def evaluate_vectors(path, analogies=None, similarity=None, restrict=30000):
     """Analogy accuracy (3CosAdd, answers among the ``restrict`` most frequent words) and
     WordSim-353 correlation (over the whole vocabulary) of the vectors in ``path`` (``.npz`` or
-    word2vec text).
+    word2vec text, or an :class:`Embeddings` already loaded).
 
     ``analogies`` and ``similarity`` default to ``data/questions-words.txt`` and
     ``data/wordsim353.tsv`` of this repository.
@@ -378,7 +378,7 @@ def evaluate_vectors(path, analogies=None, similarity=None, restrict=30000):
     """
     analogies = _default_file(analogies, DEFAULT_ANALOGIES, "--analogies")
     similarity = _default_file(similarity, DEFAULT_SIMILARITY, "--similarity")
-    emb = Embeddings.from_file(path)
+    emb = path if isinstance(path, Embeddings) else Embeddings.from_file(path)
     ana = analogy_accuracy(emb, analogies, restrict=restrict)
     sim = word_similarity(emb, similarity)
     return {

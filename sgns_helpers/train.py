@@ -627,18 +627,29 @@ def evaluate_run(out_dir, corpus_info):
     """Score ``out_dir/vectors.npz``: evaluation.json and pca.png beside it; returns the report text."""
     from . import evaluate
 
+    import matplotlib.pyplot as plt
+
     out_dir = Path(out_dir)
-    result = evaluate.evaluate_vectors(out_dir / "vectors.npz")
+    emb = evaluate.Embeddings.from_file(out_dir / "vectors.npz")
+    result = evaluate.evaluate_vectors(emb)
     result["corpus"] = corpus_info
     with atomic_write(out_dir / "evaluation.json", "w") as f:
         json.dump(result, f, indent=1)
-    import matplotlib.pyplot as plt
-    emb = evaluate.Embeddings.from_file(out_dir / "vectors.npz")
-    try:
-        fig = evaluate.pca_plot(emb, evaluate.DEFAULT_PCA_GROUPS, out_dir / "pca.png",
-                                arrows=evaluate.DEFAULT_PCA_ARROWS,
-                                title=f"SGNS vectors trained on {corpus_info['name']}")
-        plt.close(fig)
-    except ValueError as exc:                    # too few of the chosen words in a tiny corpus
-        print(f"no PCA plot: {exc}")
+    # One panel a theme (countries and capitals, family words, verb tenses), each PCA fitted on
+    # its own words: three readable pictures rather than one crowded one.
+    themes = evaluate.DEFAULT_PCA_THEMES
+    fig, axes = plt.subplots(1, len(themes), figsize=(6.2 * len(themes), 5.6), layout="constrained")
+    drawn = 0
+    for ax, (theme, (groups, arrows)) in zip(axes, themes.items()):
+        try:
+            evaluate.pca_plot(emb, groups, arrows=arrows, ax=ax, title=theme)
+            drawn += 1
+        except ValueError as exc:                # too few of the words in a small corpus
+            ax.set_axis_off()
+            ax.set_title(f"{theme}: {exc}", fontsize=8, wrap=True)
+    fig.suptitle(f"SGNS vectors trained on {corpus_info['name']}")
+    if drawn:
+        with atomic_write(out_dir / "pca.png") as f:
+            fig.savefig(f, format="png", dpi=100)
+    plt.close(fig)
     return evaluate.format_report(result)
