@@ -9,6 +9,7 @@ sampling rates, and the tokens kept per epoch at sample = 1e-3 and 1e-4.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -40,7 +41,7 @@ def main(argv=None):
     parser.add_argument("--chunk", type=int, default=1_000_000, help="tokens per pair chunk")
     args = parser.parse_args(argv)
 
-    path = resolve_corpus(args.corpus, profile="quick")
+    path = resolve_corpus(args.corpus or os.environ.get("SGNS_CORPUS") or None, profile="quick")
     info = corpus_info(path)
     print(f"corpus: {info['name']} ({info['bytes']:,} bytes, sha256 {info['sha256'][:16]}...)")
     rss0 = peak_rss_mb()
