@@ -7,9 +7,16 @@ then, batch by batch, the K negatives of every pair. So a seed reproduces a run 
 checkpoint only needs the position (epoch, chunk, batch) and the chunk generator's state to resume
 a run as if it had never stopped.
 
-Each batch is one step of the update rule (``mode``): ``pairs`` is standard SGNS, one SGD step of
-``lr`` per pair, summed over the batch (as word2vec's C code and gensim do), applied in place to the
-rows that occur by :func:`sgns_helpers.model.sgd_step`.
+Each batch is one step of the update rule (``mode``):
+
+* ``pairs`` is standard SGNS: a batch of shuffled pairs, K fresh negatives each, one SGD step of
+  ``lr`` per pair summed over the batch (as word2vec's C code and gensim take a step per pair),
+  applied in place to the rows that occur by :func:`sgns_helpers.model.sgd_step`. A row that
+  occurs n times in a step moves by n^(−damping) times its summed update (damping 0.5 by
+  default): many summed stale updates of a frequent word would otherwise act as one huge step.
+* ``blocks`` keeps the text in order: blocks of consecutive centres share their negatives and
+  their window of context, so a block is three small matrix products
+  (:func:`sgns_helpers.model.block_step`).
 """
 from __future__ import annotations
 

@@ -191,6 +191,16 @@ CLI_SMALL = ["--epochs", "2", "--dim", "16", "--min-count", "3", "--batch-size",
              "--seed", "5", "--checkpoint-every", "0"]
 
 
+def start_until_first_checkpoint(corpus, out):
+    """Start a small CLI run into ``out`` and return its process once it has written a checkpoint."""
+    proc = run_cli("train", "--corpus", str(corpus), "--out", str(out), *CLI_SMALL, cwd=out.parent)
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoint.npz").exists() and time.monotonic() < deadline \
+            and proc.poll() is None:
+        time.sleep(0.05)
+    return proc
+
+
 def test_cli_kill_9_and_resume_gives_the_vectors_of_an_uninterrupted_run(small_corpus, tmp_path):
     full = run_cli("train", "--corpus", str(small_corpus), "--out", str(tmp_path / "a"), *CLI_SMALL,
                    cwd=tmp_path)
@@ -198,12 +208,7 @@ def test_cli_kill_9_and_resume_gives_the_vectors_of_an_uninterrupted_run(small_c
     assert full.returncode == 0, err
     assert "nearest neighbours" in out
 
-    proc = run_cli("train", "--corpus", str(small_corpus), "--out", str(tmp_path / "b"), *CLI_SMALL,
-                   cwd=tmp_path)
-    ckpt = tmp_path / "b" / "checkpoint.npz"
-    deadline = time.monotonic() + 120
-    while not ckpt.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+    proc = start_until_first_checkpoint(small_corpus, tmp_path / "b")
     time.sleep(0.3)
     assert proc.poll() is None, "the run ended before it could be killed: make it longer"
     proc.send_signal(signal.SIGKILL)
@@ -233,12 +238,8 @@ def test_cli_kill_9_and_resume_gives_the_vectors_of_an_uninterrupted_run(small_c
 
 
 def test_cli_ctrl_c_saves_a_checkpoint_and_exits_cleanly(small_corpus, tmp_path):
-    proc = run_cli("train", "--corpus", str(small_corpus), "--out", str(tmp_path / "c"), *CLI_SMALL,
-                   cwd=tmp_path)
+    proc = start_until_first_checkpoint(small_corpus, tmp_path / "c")
     ckpt = tmp_path / "c" / "checkpoint.npz"
-    deadline = time.monotonic() + 120
-    while not ckpt.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
