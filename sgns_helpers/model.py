@@ -144,13 +144,14 @@ DEFAULT_SCATTER = "sparse"
 _scratch = threading.local()
 
 
-def _buffer(name, shape, dtype):
+def _buffer(name, shape, dtype, zeroed=False):
     """A reusable, uninitialised scratch array of ``shape``, one set per thread.
 
     A step needs several MB of temporaries. Fresh large allocations come from the operating
     system as new pages that must be faulted in on first touch, which here cost more than the
     arithmetic; reusing the same buffers every step avoids that. The result is only valid until
-    the next call with the same ``name``.
+    the next call with the same ``name``. With ``zeroed``, a newly made buffer starts all zero
+    (and the caller must leave it so).
     """
     buffers = getattr(_scratch, "buffers", None)
     if buffers is None:
@@ -159,25 +160,38 @@ def _buffer(name, shape, dtype):
     size = int(np.prod(shape))
     flat = buffers.get((name, dtype))
     if flat is None or flat.size < size:
-        flat = buffers[(name, dtype)] = np.empty(size, dtype=dtype)
+        flat = buffers[(name, dtype)] = (np.zeros if zeroed else np.empty)(size, dtype=dtype)
     return flat[:size].reshape(shape)
 
 
 def _group(ids):
-    """Sort ``ids`` (N,) once and find its runs of equal ids.
+    """Group the equal ids of ``ids`` (N,) without a comparison sort.
+
+    Marks the ids present in a table of flags (kept all False between calls) to list the distinct
+    ids in order, numbers them 0..U−1 through a second table, and sorts the positions by that run
+    number with a stable sort of small integers (a radix sort in NumPy): the same order as a stable
+    argsort of ``ids``, several times faster for a batch's few thousand ids.
 
     Returns:
         ``(order, starts, uniq, counts)``: ``ids[order]`` is sorted; run j starts at position
         ``starts[j]`` of that sorted order, holds the id ``uniq[j]`` and has length ``counts[j]``.
     """
     N = ids.shape[0]
-    order = np.argsort(ids, kind="stable")                               # (N,)
-    ids_sorted = ids[order]
-    is_start = np.empty(N, dtype=bool)
-    is_start[:1] = True
-    np.not_equal(ids_sorted[1:], ids_sorted[:-1], out=is_start[1:])
-    starts = np.flatnonzero(is_start)                                    # (U,)
-    return order, starts, ids_sorted[starts], np.diff(np.append(starts, N))
+    size = int(ids.max()) + 1 if N else 0
+    seen = _buffer("seen", (size,), bool, zeroed=True)                  # all False here
+    seen[ids] = True
+    uniq = np.flatnonzero(seen)                                          # (U,) sorted
+    seen[uniq] = False                                                   # all False again
+    U = uniq.shape[0]
+    slot = _buffer("slot", (size,), np.int32)                            # id → run (for uniq)
+    slot[uniq] = np.arange(U, dtype=np.int32)
+    run = slot[ids]                                                      # (N,)
+    order = np.argsort(run.astype(np.int16) if U <= np.iinfo(np.int16).max else run,
+                       kind="stable")                                    # (N,)
+    counts = np.bincount(run, minlength=U)                               # (U,)
+    starts = np.zeros(U, dtype=np.intp)
+    np.cumsum(counts[:-1], out=starts[1:])
+    return order, starts, uniq, counts
 
 
 def _row_sums(scatter, ids, X, weights=None, src=None):
