@@ -20,6 +20,8 @@ Each batch is one step of the update rule (``mode``):
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import dataclasses
 import json
 import math
@@ -282,6 +284,22 @@ def _sigint_as_flag():
             signal.signal(sig, handler)
 
 
+def steady_heap(threshold=8 << 20):
+    """Fix glibc's mmap threshold (allocations above it get their own pages, returned on free).
+
+    By default glibc raises the threshold after each large free, so the per-chunk arrays of a run
+    (tens of MB) soon come from the heap instead, fragment it, and the process's memory creeps up
+    over the run. Measured on the stand-in corpus, one epoch of the pairs mode: peak RSS 406 MB
+    without, 358 MB with, at the same speed and with bit-identical results. Elsewhere (macOS, musl)
+    it does nothing.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-3, int(threshold))                 # -3 is M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 def peak_rss_mb():
     """Peak resident memory of this process so far, in MB (Linux reports KiB, macOS bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -344,6 +362,7 @@ class Trainer:
         """
         s = self.settings
         rule = UPDATE_RULES[s.mode]
+        steady_heap()
         bar = _progress_bar(self, progress)
         smooth, t_start = None, time.monotonic()
         last_save = t_start
