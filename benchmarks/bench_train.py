@@ -73,13 +73,14 @@ def run_worker(args):
 
 
 def plain_copy(corpus, tmp):
-    """gensim's Text8Corpus reads plain or .gz text; a .zip is unpacked to a temporary file."""
+    """gensim's Text8Corpus reads plain or .gz text; a .zip's one member is unpacked to a file."""
     if corpus.suffix != ".zip":
         return corpus
-    from sgns_helpers import corpus as corpus_mod
+    import shutil
+    import zipfile
     path = Path(tmp) / "corpus.txt"
-    with open(path, "w") as f:
-        f.write(" ".join(corpus_mod.read_words(corpus)))
+    with zipfile.ZipFile(corpus) as z, z.open(z.namelist()[0]) as src, open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst)
     return path
 
 

@@ -7,6 +7,10 @@ Data flow for one chunk of (subsampled) token ids::
 
     ids (n,) → skipgram_pairs → centers, contexts (P,) → shuffled_batches → (B,), (B,)
     NoiseSampler(vocab.counts).sample(rng, (B, K)) → negatives (B, K)
+
+(The trainer draws the shuffle of a chunk's pairs up front, in ``train.prepare_chunk``, so that a
+checkpoint taken between two batches can resume exactly; ``shuffled_batches`` is the same idea as
+a generator.)
 """
 from __future__ import annotations
 

@@ -12,31 +12,23 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from sgns_helpers.embeddings import save_npz, save_word2vec_text  # noqa: E402
-from sgns_helpers.evaluate import (DEFAULT_PCA_ARROWS, DEFAULT_PCA_GROUPS,  # noqa: E402
+from sgns_helpers.evaluate import (DEFAULT_ANALOGIES, DEFAULT_PCA_ARROWS,  # noqa: E402
+                                   DEFAULT_PCA_GROUPS, DEFAULT_SIMILARITY,
                                    DEFAULT_PCA_THEMES, Embeddings, analogy_accuracy,
                                    evaluate_vectors, format_report, pca_plot, read_analogies,
                                    word_similarity)
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_EVAL = ROOT.parent / "shared" / "data" / "eval"
-
-
-def data_file(name):
-    """The repository's copy under data/, else the machine's shared copy."""
-    for path in (ROOT / "data" / name, SHARED_EVAL / name):
-        if path.exists():
-            return path
-    raise FileNotFoundError(f"{name} is neither in data/ nor in {SHARED_EVAL}")
 
 
 @pytest.fixture(scope="module")
 def questions_file():
-    return data_file("questions-words.txt")
+    return DEFAULT_ANALOGIES
 
 
 @pytest.fixture(scope="module")
 def wordsim_file():
-    return data_file("wordsim353.tsv")
+    return DEFAULT_SIMILARITY
 
 
 # ------------------------------------------------------------------------------------------------
@@ -281,22 +273,13 @@ def test_word_similarity_on_a_toy_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def gensim_vectors():
-    """gensim skip-gram vectors trained on the sample corpus (or gensim's Lee corpus if it is
-    missing): a few seconds."""
+    """gensim skip-gram vectors trained on the committed sample corpus: a few seconds."""
     from gensim.models import Word2Vec
-    from gensim.test.utils import datapath
 
-    sample = ROOT / "data" / "sample_corpus.txt.gz"
-    if sample.exists():
-        tokens = gzip.open(sample, "rt", encoding="utf-8").read().split()
-        sentences = [tokens[i:i + 10000] for i in range(0, len(tokens), 10000)]
-        epochs = 3
-    else:
-        with open(datapath("lee_background.cor"), encoding="utf-8") as f:
-            sentences = [line.lower().split() for line in f]
-        epochs = 10
+    tokens = gzip.open(ROOT / "data" / "sample_corpus.txt.gz", "rt", encoding="utf-8").read().split()
+    sentences = [tokens[i:i + 10000] for i in range(0, len(tokens), 10000)]
     model = Word2Vec(sentences, sg=1, negative=5, vector_size=50, window=5, min_count=5,
-                     workers=1, seed=1, epochs=epochs)
+                     workers=1, seed=1, epochs=3)
     return model.wv
 
 
