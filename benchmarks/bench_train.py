@@ -38,8 +38,10 @@ def worker_ours(corpus, epochs, seed, out, extra):
     m = trainer.metrics(corpus_mod.corpus_info(corpus))
     from sgns_helpers.embeddings import save_word2vec_text
     save_word2vec_text(out, vocab.words, trainer.W_in)
+    # With worker processes, their peak is added: an overcount, as both map the shared weights.
     return dict(seconds=m["train_seconds"], raw_words=trainer.vocab_total_words * epochs,
-                effective_words=trainer.pos.kept_done, rss=peak_rss_mb())
+                effective_words=trainer.pos.kept_done,
+                rss=peak_rss_mb() + (peak_rss_mb(children=True) if settings.workers > 1 else 0))
 
 
 def worker_gensim(corpus, epochs, seed, out, workers):
@@ -89,8 +91,8 @@ def main():
     parser.add_argument("--epochs", type=int, nargs="+", default=[1])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--trainers", nargs="+", default=["pairs", "blocks", "gensim"],
-                        help="pairs, blocks (this course's trainer in that mode), blocks2 (blocks on "
-                             "2 threads), gensim (1 worker), gensim2 (2 workers)")
+                        help="pairs, blocks (this course's trainer in that mode), blocks2 (blocks with "
+                             "2 worker processes), gensim (1 worker), gensim2 (2 workers)")
     parser.add_argument("--extra", default="{}", help="JSON of extra settings for our trainer")
     parser.add_argument("--worker", choices=["ours", "gensim"], help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
@@ -115,7 +117,7 @@ def main():
                     extra = json.loads(args.extra)
                     if trainer in ("pairs", "blocks", "blocks2"):
                         name = "ours"
-                        extra.update(mode=trainer.rstrip("2"), threads=2 if trainer == "blocks2" else 1)
+                        extra.update(mode=trainer.rstrip("2"), workers=2 if trainer == "blocks2" else 1)
                     cmd = [sys.executable, __file__, "--worker", name, "--corpus",
                            str(corpus if name == "ours" else text), "--out", f"{tmp}/{trainer}.txt",
                            "--epochs", str(epochs), "--seeds", str(seed), "--workers", str(workers),
@@ -126,7 +128,7 @@ def main():
                     r = json.loads(proc.stdout.strip().splitlines()[-1])
                     label = {"gensim": "gensim, 1 worker", "gensim2": "gensim, 2 workers",
                              "pairs": "ours, pairs mode", "blocks": "ours, blocks mode",
-                             "blocks2": "ours, blocks mode, 2 threads"}[trainer]
+                             "blocks2": "ours, blocks mode, 2 processes"}[trainer]
                     r.update(trainer=label, epochs=epochs, seed=seed)
                     r["raw_wps"] = r["raw_words"] / r["seconds"]
                     r["eff_wps"] = r["effective_words"] / r["seconds"]

@@ -62,7 +62,8 @@ def build_parser():
                    help="update rule: standard SGNS pairs, or negatives shared by blocks of pairs")
     p.add_argument("--block-size", type=int, help="blocks mode: pairs that share negatives (16)")
     p.add_argument("--shared-negatives", type=int, help="blocks mode: negatives a block (16)")
-    p.add_argument("--threads", type=int, help="blocks mode: threads over the shared weights (1)")
+    p.add_argument("--workers", type=int,
+                   help="blocks mode: processes updating the shared weights (1: reproducible)")
     p.add_argument("--checkpoint-every", type=float, metavar="SECONDS",
                    help="seconds between checkpoints (default 300)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<profile>-<corpus>)")

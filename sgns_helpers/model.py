@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -167,31 +168,35 @@ def _buffer(name, shape, dtype, zeroed=False):
 def _group(ids):
     """Group the equal ids of ``ids`` (N,) without a comparison sort.
 
-    Marks the ids present in a table of flags (kept all False between calls) to list the distinct
-    ids in order, numbers them 0..U−1 through a second table, and sorts the positions by that run
-    number with a stable sort of small integers (a radix sort in NumPy): the same order as a stable
-    argsort of ``ids``, several times faster for a batch's few thousand ids.
+    Writes each position into a table indexed by id, so that reading the table back gives every
+    position one representative position of its id; the representatives that point to themselves
+    list the distinct ids (in order of position). The positions are then sorted by the number of
+    their id's run with a stable sort of small integers (a radix sort in NumPy). The table needs no
+    clearing: every entry that is read was written in this call.
 
     Returns:
-        ``(order, starts, uniq, counts)``: ``ids[order]`` is sorted; run j starts at position
-        ``starts[j]`` of that sorted order, holds the id ``uniq[j]`` and has length ``counts[j]``.
+        ``(order, starts, uniq, counts)``: ``ids[order]`` has equal ids next to each other, in
+        runs ordered by where each id is represented; run j starts at position ``starts[j]`` of
+        that order, holds the id ``uniq[j]`` and has length ``counts[j]``. Within a run the
+        positions keep their order.
     """
     N = ids.shape[0]
     size = int(ids.max()) + 1 if N else 0
-    seen = _buffer("seen", (size,), bool, zeroed=True)                  # all False here
-    seen[ids] = True
-    uniq = np.flatnonzero(seen)                                          # (U,) sorted
-    seen[uniq] = False                                                   # all False again
-    U = uniq.shape[0]
-    slot = _buffer("slot", (size,), np.int32)                            # id → run (for uniq)
-    slot[uniq] = np.arange(U, dtype=np.int32)
-    run = slot[ids]                                                      # (N,)
+    slot = _buffer("slot", (size,), np.int32)                            # id → a position
+    positions = np.arange(N, dtype=np.int32)
+    slot[ids] = positions
+    rep = slot[ids]                                                      # (N,) same for equal ids
+    owners = np.flatnonzero(rep == positions)                            # (U,) one per id
+    U = owners.shape[0]
+    run_of = _buffer("run_of", (N,), np.int32)
+    run_of[owners] = np.arange(U, dtype=np.int32)
+    run = run_of[rep]                                                    # (N,) run of each id
     order = np.argsort(run.astype(np.int16) if U <= np.iinfo(np.int16).max else run,
                        kind="stable")                                    # (N,)
     counts = np.bincount(run, minlength=U)                               # (U,)
     starts = np.zeros(U, dtype=np.intp)
     np.cumsum(counts[:-1], out=starts[1:])
-    return order, starts, uniq, counts
+    return order, starts, ids[owners], counts
 
 
 def _row_sums(scatter, ids, X, weights=None, src=None):
@@ -205,7 +210,7 @@ def _row_sums(scatter, ids, X, weights=None, src=None):
         src: ``(N,)`` indices into X, or None (``src[i] = i``, so M = N).
 
     Returns:
-        ``(uniq, counts, first, Y)``: the distinct ids ``(U,)`` in increasing order, how often each
+        ``(uniq, counts, first, Y)``: the distinct ids ``(U,)`` (in no particular order), how often each
         occurs ``(U,)``, a position in ``ids`` of each ``(U,)``, and the sums ``(U, D)``, a new
         array (float64 for "bincount", X's dtype otherwise).
     """
@@ -325,8 +330,174 @@ def sgd_step(W_in, W_out, centers, contexts, negatives, lr, *, scatter=DEFAULT_S
 # The block update: consecutive centres that share their negatives
 # --------------------------------------------------------------------------------------------
 
-def block_step(W_in, W_out, tokens, reach, shared_negatives, lr, *, K, damping=0.5,
-               scatter=DEFAULT_SCATTER):
+@dataclass(frozen=True)
+class BlockPlan:
+    """Everything about a run of block updates that does not depend on the weights.
+
+    Made once by :func:`plan_blocks` for G updates of nb blocks of S centres (O = S + 2w + Kb output
+    rows a block), so that each update is only gathers, three matrix products and two scatters.
+
+    Attributes:
+        centre_ids: ``(G, nb, S)`` the centres' rows of W_in (padding points at row 0, unused).
+        out_ids: ``(G, nb, O)`` each block's span, then its Kb shared negatives: rows of W_out.
+        mask: ``(G, nb, S, S + 2w)`` bool, the real (centre, context) pairs.
+        half_weight, offset: ``(G, nb, S, O)`` so that ``g = half_weight·tanh(s/2) + offset``
+            equals ``mask·(σ(s) − 1)`` on the span and ``weight·σ(s)`` on the negatives.
+        pairs: ``(G,)`` int, the pairs each update trains.
+        scatter_in, scatter_out: for each update, ``(sums, uniq, first)``: a sparse ``(U, R)``
+            matrix that adds up the update's R gradient rows by id, each id's sum damped by
+            ``n^(−d)``; the U distinct ids; and for each, one of its R rows (its current value).
+    """
+
+    centre_ids: np.ndarray
+    out_ids: np.ndarray
+    mask: np.ndarray
+    half_weight: np.ndarray
+    offset: np.ndarray
+    pairs: np.ndarray
+    scatter_in: list
+    scatter_out: list
+
+
+def _plan_scatter(ids, damping, dtype):
+    """How each update's gradient rows are added up by id: ``ids`` is ``(G, R)``, ``-1`` for rows
+    that get nothing. One grouping for all G updates, on the keys ``update·M + id``, then cut per
+    update into ``(sums, uniq, first)``: a sparse ``(U, R)`` matrix whose row j holds ``n_j^(−d)``
+    at the R-rows of id ``uniq[j]`` (n_j of them), so ``sums @ grads`` is the damped sum of each
+    id's gradient rows, and ``first`` ``(U,)``, one R-row of each id.
+    """
+    G, R = ids.shape
+    M = int(ids.max()) + 1 if ids.size else 1
+    flat = np.flatnonzero(ids.reshape(-1) >= 0).astype(np.int32)         # (N,) real positions
+    keys = (flat // R) * M + ids.reshape(-1)[flat]                        # (N,) update-major
+    order, starts, uniq, counts = _group(keys)                          # runs update-major
+    sorted_pos = flat[order]                                              # (N,)
+    bounds = np.searchsorted(sorted_pos[starts] // R, np.arange(G + 1))   # runs of each update
+    ends = np.append(starts, len(flat))
+    weights = np.repeat((counts.astype(np.float64) ** -float(damping)).astype(dtype), counts)
+    plans = []
+    for u in range(G):
+        r0, r1 = bounds[u], bounds[u + 1]
+        e0, e1 = ends[r0], ends[r1]
+        cols = sorted_pos[e0:e1] - u * R                                  # rows of this update
+        sums = sp.csr_array((weights[e0:e1], cols, (ends[r0:r1 + 1] - e0).astype(np.int32)),
+                            shape=(r1 - r0, R))
+        plans.append((sums, uniq[r0:r1] - u * M, cols[starts[r0:r1] - e0]))
+    return plans
+
+
+def plan_blocks(tokens, reach, shared_negatives, *, updates=1, K, damping=0.5, dtype=np.float32):
+    """Plan ``updates`` consecutive block updates over a stretch of text (see :func:`block_step`).
+
+    ``tokens`` holds ``window`` tokens of left context, the G·nb·S centres, then ``window`` tokens
+    of right context (``-1``: no token). Update u takes blocks ``u·nb .. (u+1)·nb − 1``; block j
+    is the S centres at ``window + jS ..`` and its span is ``tokens[jS : jS + S + 2·window]``.
+
+    Args:
+        tokens: ``(G·nb·S + 2w,)`` int ids.  reach: ``(G·nb·S,)`` each centre's window in 1..w.
+        shared_negatives: ``(G·nb, Kb)`` ids.  updates: G.  K: negatives a pair stands for.
+        damping: d ≥ 0 (see :func:`sgd_step`).  dtype: the weights' dtype.
+    """
+    tokens, reach = np.asarray(tokens), np.asarray(reach)
+    shared_negatives = np.asarray(shared_negatives)
+    n_blocks, Kb = shared_negatives.shape
+    C, G = reach.shape[0], updates
+    w2 = tokens.shape[0] - C                                              # 2·window
+    if C == 0 or G < 1 or n_blocks % G or C % n_blocks or w2 < 0 or w2 % 2:
+        raise ValueError(f"{C} centres in {tokens.shape[0]} tokens cannot be cut into "
+                         f"{G} updates of {n_blocks // max(G, 1)} blocks")
+    if not (np.isfinite(damping) and damping >= 0):
+        raise ValueError(f"damping must be a finite number >= 0, got {damping!r}")
+    S, w, nb = C // n_blocks, w2 // 2, n_blocks // G
+    O = S + w2 + Kb
+
+    centre_ids = tokens[w:w + C].reshape(n_blocks, S)                     # (G·nb, S)
+    span_pos = S * np.arange(n_blocks)[:, None] + np.arange(S + w2)       # (G·nb, S + 2w)
+    out_ids = np.concatenate((tokens[span_pos], shared_negatives), axis=1)   # (G·nb, O)
+    # Centre i of a block sits at span position i + w; it pairs with distance 1..reach[i].
+    dist = np.abs(np.arange(S + w2)[None, :] - np.arange(S)[:, None] - w)   # (S, S + 2w)
+    mask = (dist >= 1) & (dist <= reach.reshape(n_blocks, S)[:, :, None])  # (G·nb, S, S + 2w)
+    mask &= (centre_ids >= 0)[:, :, None] & (out_ids[:, None, :S + w2] >= 0)
+    n_pairs = mask.sum(axis=2)                                              # (G·nb, S)
+    weight = n_pairs * (K / Kb)                                             # (G·nb, S)
+
+    # g = M·σ(s) − P with M = [mask | weight] and P = [mask | 0]; as σ(s) = (1 + tanh(s/2))/2,
+    # g = (M/2)·tanh(s/2) + (M/2 − P): −mask/2 on the span, +weight/2 on the negatives.
+    half_weight = np.empty((n_blocks, S, O), dtype=dtype)
+    np.multiply(mask, 0.5, out=half_weight[:, :, :S + w2])
+    np.multiply(weight[:, :, None], 0.5, out=half_weight[:, :, S + w2:])
+    offset = np.empty_like(half_weight)
+    np.multiply(mask, -0.5, out=offset[:, :, :S + w2])
+    offset[:, :, S + w2:] = half_weight[:, :, S + w2:]
+
+    # Rows that get no gradient stay out of the scatter (and out of the damping counts):
+    # padding, and the negatives of a block without a single pair.
+    in_rows = centre_ids.reshape(G, nb * S)
+    out_rows = out_ids.copy()
+    out_rows[n_pairs.sum(axis=1) == 0, S + w2:] = -1
+    return BlockPlan(
+        centre_ids=np.maximum(centre_ids, 0).reshape(G, nb, S),
+        out_ids=np.maximum(out_ids, 0).reshape(G, nb, O),
+        mask=mask.reshape(G, nb, S, S + w2),
+        half_weight=half_weight.reshape(G, nb, S, O), offset=offset.reshape(G, nb, S, O),
+        pairs=n_pairs.reshape(G, -1).sum(axis=1),
+        scatter_in=_plan_scatter(in_rows, damping, dtype),
+        scatter_out=_plan_scatter(out_rows.reshape(G, nb * O), damping, dtype))
+
+
+def _scatter_step(W, rows, grads, plan, lr):
+    """``W[uniq] = rows[first] − lr·(damped sum of each id's grads)`` for one update (see BlockPlan)."""
+    sums, uniq, first = plan
+    if uniq.shape[0] == 0:
+        return
+    Y = sums @ grads                                                      # (U, D)
+    Y *= W.dtype.type(lr)
+    current = np.take(rows, first, axis=0, mode="clip", out=_buffer("current", Y.shape, W.dtype))
+    current -= Y
+    W[uniq] = current
+
+
+def run_block_plan(W_in, W_out, plan, lr, first=0, stop=None, measure_loss=True):
+    """Do updates ``first .. stop − 1`` of ``plan`` in order, in place; returns ``(loss, pairs)``.
+
+    ``loss`` is the mean per-pair loss of the updates before each of them (with the weighting), or
+    of the first update only when ``measure_loss`` is ``"first"``; ``pairs`` counts all the pairs.
+    """
+    stop = plan.pairs.shape[0] if stop is None else stop
+    nb, S = plan.centre_ids.shape[1:]
+    O, D, dtype = plan.out_ids.shape[2], W_in.shape[1], W_in.dtype
+    n_span = plan.mask.shape[3]                                             # S + 2w
+    loss_sum, loss_pairs = 0.0, 0
+    for u in range(first, stop):
+        if plan.pairs[u] == 0:
+            continue
+        v_w = np.take(W_in, plan.centre_ids[u], axis=0, mode="clip",
+                      out=_buffer("v_w", (nb, S, D), dtype))                # (nb, S, D)
+        U_blk = np.take(W_out, plan.out_ids[u], axis=0, mode="clip",
+                        out=_buffer("U_out", (nb, O, D), dtype))           # (nb, O, D)
+        s = np.matmul(v_w, U_blk.transpose(0, 2, 1),
+                      out=_buffer("s", (nb, S, O), dtype))                 # (nb, S, O)
+        if measure_loss is True or (measure_loss == "first" and loss_pairs == 0):
+            # −log σ(s) on the pairs, −weight·log σ(−s) = weight·(s − log σ(s)) on the negatives,
+            # with mask = 2·half_weight on the span and weight = 2·half_weight on the negatives
+            M = plan.half_weight[u]
+            loss_sum += 2 * (np.sum(M[:, :, n_span:] * s[:, :, n_span:], dtype=np.float64)
+                             - np.sum(M * log_sigmoid(s), dtype=np.float64))
+            loss_pairs += int(plan.pairs[u])
+        g = s                                                               # (nb, S, O), in place:
+        np.multiply(s, 0.5, out=g)
+        np.tanh(g, out=g)
+        g *= plan.half_weight[u]
+        g += plan.offset[u]                                                 # g_pos | g_neg
+        g_v = np.matmul(g, U_blk, out=_buffer("g_v_w", (nb, S, D), dtype))  # (nb, S, D)
+        g_U = np.matmul(g.transpose(0, 2, 1), v_w,
+                        out=_buffer("g_U", (nb, O, D), dtype))             # (nb, O, D)
+        _scatter_step(W_in, v_w.reshape(-1, D), g_v.reshape(-1, D), plan.scatter_in[u], lr)
+        _scatter_step(W_out, U_blk.reshape(-1, D), g_U.reshape(-1, D), plan.scatter_out[u], lr)
+    return float(loss_sum) / max(loss_pairs, 1), int(plan.pairs[first:stop].sum())
+
+
+def block_step(W_in, W_out, tokens, reach, shared_negatives, lr, *, K, damping=0.5):
     """One SGD step over a run of consecutive centres, cut into blocks that share their negatives.
 
     ``tokens`` is a stretch of text: ``window`` tokens of context on the left, then the nb·S centres,
@@ -347,6 +518,9 @@ def block_step(W_in, W_out, tokens, reach, shared_negatives, lr, *, K, damping=0
     SGNS's. The step is summed (lr per pair, as :func:`sgd_step`) and each row's summed update is
     damped by n^(−damping), n = how often the row occurs in this step.
 
+    This is one update of :func:`plan_blocks` + :func:`run_block_plan`, which the trainer calls for
+    many updates at a time.
+
     Args:
         W_in, W_out: ``(V, D)`` float arrays, updated in place.
         tokens: ``(nb·S + 2·window,)`` int ids, ``-1`` for padding.
@@ -355,61 +529,14 @@ def block_step(W_in, W_out, tokens, reach, shared_negatives, lr, *, K, damping=0
         lr: the learning rate (per pair).
         K: the negatives per pair that the weighting stands for.
         damping: d ≥ 0 as in :func:`sgd_step`.
-        scatter: one of ``SCATTER_STRATEGIES``.
 
     Returns:
         ``(loss, pairs)``: the mean per-pair loss before the step (with the weighting) as a
         Python float, and the number of (centre, context) pairs the step trained.
     """
-    tokens, reach = np.asarray(tokens), np.asarray(reach)
-    shared_negatives = np.asarray(shared_negatives)
-    nb, Kb = shared_negatives.shape
-    C, D, dtype = reach.shape[0], W_in.shape[1], W_in.dtype
-    w2 = tokens.shape[0] - C                     # 2·window
-    if C == 0 or C % nb or w2 < 0 or w2 % 2:
-        raise ValueError(f"{C} centres in {tokens.shape[0]} tokens cannot be cut into {nb} blocks")
-    S, w = C // nb, w2 // 2
-
-    # Index arrays: the centres (nb, S) and each block's span (nb, S + 2w) of token positions.
-    centre_ids = tokens[w:w + C].reshape(nb, S)
-    span_pos = S * np.arange(nb)[:, None] + np.arange(S + w2)              # (nb, S + 2w)
-    out_ids = np.concatenate((tokens[span_pos], shared_negatives), axis=1)  # (nb, S + 2w + Kb)
-    # The real pairs: distance 1..reach between centre i (span position i + w) and position p.
-    dist = np.abs(np.arange(S + w2)[None, :] - np.arange(S)[:, None] - w)  # (S, S + 2w)
-    mask = (dist >= 1) & (dist <= reach.reshape(nb, S)[:, :, None])        # (nb, S, S + 2w)
-    mask &= (centre_ids >= 0)[:, :, None] & (out_ids[:, None, :S + w2] >= 0)
-    n_pairs = mask.sum(axis=2)                                               # (nb, S)
-    pairs = int(n_pairs.sum())
-    if pairs == 0:
-        return 0.0, 0
-
-    V_blk = np.take(W_in, np.maximum(centre_ids, 0), axis=0, mode="clip",
-                    out=_buffer("v_w", (nb, S, D), dtype))                   # (nb, S, D)
-    U_blk = np.take(W_out, np.maximum(out_ids, 0), axis=0, mode="clip",
-                    out=_buffer("U_out", out_ids.shape + (D,), dtype))       # (nb, S+2w+Kb, D)
-    s = np.matmul(V_blk, U_blk.transpose(0, 2, 1))                           # (nb, S, S+2w+Kb)
-    s_pos, s_neg = s[:, :, :S + w2], s[:, :, S + w2:]
-    weight = (n_pairs * (K / Kb)).astype(dtype)                              # (nb, S)
-    loss = -(np.sum(log_sigmoid(s_pos), where=mask, dtype=np.float64)
-             + np.sum(weight[:, :, None] * log_sigmoid(-s_neg), dtype=np.float64)) / pairs
-
-    g = sigmoid(s)                                                           # (nb, S, S+2w+Kb)
-    g[:, :, :S + w2] -= 1                                                    # g_pos on the span
-    g[:, :, :S + w2] *= mask                                                 # ... real pairs only
-    g[:, :, S + w2:] *= weight[:, :, None]                                   # g_neg, weighted
-    g_V = np.matmul(g, U_blk, out=_buffer("g_v_w", (nb, S, D), dtype))      # (nb, S, D)
-    g_U = np.matmul(g.transpose(0, 2, 1), V_blk,
-                    out=_buffer("g_U", out_ids.shape + (D,), dtype))         # (nb, S+2w+Kb, D)
-
-    for W, ids, rows, grads in ((W_in, centre_ids, V_blk, g_V), (W_out, out_ids, U_blk, g_U)):
-        ids, rows, grads = ids.reshape(-1), rows.reshape(-1, D), grads.reshape(-1, D)
-        real = ids >= 0
-        if not real.all():
-            ids, rows, grads = ids[real], rows[real], grads[real]
-        uniq, counts, first, Y = _row_sums(scatter, ids, grads)
-        current = np.take(rows, first, axis=0, mode="clip", out=_buffer("current", Y.shape, dtype))
-        _apply_step(W, uniq, counts, Y, lr, damping, current)
-    return float(loss), pairs
+    plan = plan_blocks(tokens, reach, shared_negatives, updates=1, K=K, damping=damping,
+                       dtype=W_in.dtype)
+    return run_block_plan(W_in, W_out, plan, lr)
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,7 +31,6 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ import numpy as np
 from . import corpus as corpus_mod
 from .embeddings import atomic_write, save_npz, save_word2vec_text
 from .evaluate import Embeddings
-from .model import block_step, sgd_step
+from .model import plan_blocks, run_block_plan, sgd_step
 from .sampling import NoiseSampler, skipgram_pairs
 
 # ---------------------------------------------------------------------------------------------
@@ -70,7 +69,7 @@ class Settings:
     mode: str = "pairs"             # the update rule: "pairs" (standard SGNS) or "blocks"
     block_size: int = 16            # blocks: S consecutive centres share their negatives ...
     shared_negatives: int = 16      # ... Kb of them, weighted so the expectation is SGNS's
-    threads: int = 1                # blocks: threads updating the shared weights (1: deterministic)
+    workers: int = 1                # blocks: processes updating the shared weights (1: deterministic)
     chunk_tokens: int = 1_000_000   # token ids a chunk (pairs never cross a chunk's edge)
     checkpoint_every: float = 300.0  # seconds between checkpoints (checked every log interval)
     log_every: int = 200            # batches between loss records and divergence checks
@@ -94,9 +93,9 @@ class Settings:
             (self.block_size >= 1, f"--block-size must be at least 1 (got {self.block_size})"),
             (self.shared_negatives >= 1,
              f"--shared-negatives must be at least 1 (got {self.shared_negatives})"),
-            (self.threads >= 1, f"--threads must be at least 1 (got {self.threads})"),
-            (self.threads == 1 or self.mode == "blocks",
-             "--threads above 1 needs --mode blocks (the pairs mode runs on one thread)"),
+            (self.workers >= 1, f"--workers must be at least 1 (got {self.workers})"),
+            (self.workers == 1 or self.mode == "blocks",
+             "--workers above 1 needs --mode blocks (the pairs mode runs in one process)"),
             (self.chunk_tokens >= 2, f"chunk_tokens must be at least 2 (got {self.chunk_tokens})"),
             (self.checkpoint_every >= 0, "checkpoint_every must be >= 0 seconds"),
             (self.log_every >= 1, "log_every must be at least 1"),
@@ -197,53 +196,176 @@ def prepare_blocks(chunk_ids, keep_prob, settings, rng):
     return kept, reach, len(kept)
 
 
-def centres_per_step(settings):
-    """Blocks mode: centres a step, ``batch_size`` rounded down to whole blocks (at least one)."""
+#: Blocks mode: updates a batch. Everything about them that does not depend on the weights
+#: (indices, masks, weights, the grouping of repeated rows) is planned for all of them at once.
+UPDATES_PER_BATCH = 16
+
+
+def centres_per_update(settings):
+    """Blocks mode: centres an update, ``batch_size`` rounded down to whole blocks (at least one)."""
     return max(1, settings.batch_size // settings.block_size) * settings.block_size
 
 
-def blocks_rule(W_in, W_out, kept, reach, b, lr, rng, sampler, settings):
-    """Step ``b`` of a chunk in blocks mode: its consecutive centres with ``window`` tokens of
-    context on each side (``-1`` past the chunk's ends, and for the padding of a last, partial
-    block) and Kb shared negatives a block (see model.block_step). Returns ``(loss, pairs)``.
+def blocks_rule(W_in, W_out, kept, reach, b, lr, rng, sampler, settings, helpers=None):
+    """Batch ``b`` of a chunk in blocks mode: UPDATES_PER_BATCH updates, one after another, each of
+    ``batch_size`` consecutive centres cut into blocks that share Kb negatives (see
+    model.block_step). Each centre sees ``window`` tokens of context on each side: ``-1`` past the
+    chunk's ends, and for the padding of the last, partial update. Returns ``(loss, pairs)``; the
+    loss is measured before the batch's first update.
 
-    With ``threads`` > 1 the step's blocks are split into that many runs of text, which threads
-    update at the same time without locks (as word2vec's and gensim's workers do): a row that two
-    threads touch at once may lose one update, and the result is no longer reproducible."""
-    C, S, w = centres_per_step(settings), settings.block_size, settings.window
-    start, stop = b * C, min((b + 1) * C, len(kept))
-    n_blocks = -(-(stop - start) // S)
-    tokens = np.full(n_blocks * S + 2 * w, -1, dtype=np.int32)          # (nb·S + 2w,)
+    With ``helpers`` (a :class:`Helpers` of ``workers`` − 1 processes) the batch's updates are split
+    into ``workers`` runs of text, which the processes update at the same time without locks (as
+    word2vec's and gensim's threads do): a row that two of them touch at once may lose one update,
+    and the result is no longer reproducible."""
+    C, S, w = centres_per_update(settings), settings.block_size, settings.window
+    start = b * C * UPDATES_PER_BATCH
+    stop = min(start + C * UPDATES_PER_BATCH, len(kept))
+    n_updates = -(-(stop - start) // C)
+    tokens = np.full(n_updates * C + 2 * w, -1, dtype=np.int32)         # (G·C + 2w,)
     lo, hi = max(0, start - w), min(len(kept), stop + w)                # text available
     tokens[lo - (start - w):hi - (start - w)] = kept[lo:hi]
-    if stop - start < n_blocks * S:                                      # padded centres: no text
-        tokens[w + stop - start:w + n_blocks * S] = -1
-    centre_reach = np.ones(n_blocks * S, dtype=np.int8)                 # (nb·S,)
+    tokens[w + stop - start:w + n_updates * C] = -1                     # padded centres: no text
+    centre_reach = np.ones(n_updates * C, dtype=np.int8)                # (G·C,)
     centre_reach[:stop - start] = reach[start:stop]
-    negatives = sampler.sample(rng, (n_blocks, settings.shared_negatives))   # (nb, Kb)
-    parts = np.array_split(np.arange(n_blocks), min(settings.threads, n_blocks))
-
-    def run(blocks):                      # blocks j0..j1: centres j0·S.., tokens with their halo
-        j0, j1 = blocks[0], blocks[-1] + 1
-        return block_step(W_in, W_out, tokens[j0 * S:j1 * S + 2 * w], centre_reach[j0 * S:j1 * S],
-                          negatives[j0:j1], lr, K=settings.negatives, damping=settings.damping)
-
-    results = list(_pool(len(parts)).map(run, parts)) if len(parts) > 1 else [run(parts[0])]
-    pairs = sum(p for _, p in results)
-    return sum(loss * p for loss, p in results) / max(pairs, 1), pairs
-
-
-_POOLS = {}
+    negatives = sampler.sample(rng, (n_updates * C // S, settings.shared_negatives))  # (G·nb, Kb)
+    # One run of updates per process; each gets its tokens with their halo.
+    n_parts = 1 if helpers is None else min(helpers.n + 1, n_updates)
+    jobs = [(tokens[u0 * C:u1 * C + 2 * w], centre_reach[u0 * C:u1 * C],
+             negatives[u0 * C // S:u1 * C // S], u1 - u0, settings.negatives, settings.damping, lr)
+            for u0, u1 in _runs(n_updates, n_parts)]
+    if len(jobs) > 1:
+        helpers.submit(jobs[1:])
+    results = [_block_job(W_in, W_out, *jobs[0])]
+    if len(jobs) > 1:
+        results += helpers.collect()
+    return results[0][0], sum(p for _, p in results)
 
 
-def _pool(n):
-    """A pool of ``n`` worker threads, made once and kept."""
-    if n not in _POOLS:
-        _POOLS[n] = ThreadPoolExecutor(n, thread_name_prefix="sgns")
-    return _POOLS[n]
+def _runs(n, parts):
+    """``parts`` ranges (u0, u1) that cut 0..n−1 into nearly equal runs."""
+    edges = np.linspace(0, n, parts + 1).round().astype(int)
+    return list(zip(edges[:-1], edges[1:]))
 
 
-def _pairs_step(W_in, W_out, centers, contexts, b, lr, rng, sampler, settings):
+def _block_job(W_in, W_out, tokens, reach, negatives, updates, K, damping, lr):
+    """Plan and do a run of block updates; returns ``(loss, pairs)`` (see model.run_block_plan)."""
+    plan = plan_blocks(tokens, reach, negatives, updates=updates, K=K, damping=damping,
+                       dtype=W_in.dtype)
+    return run_block_plan(W_in, W_out, plan, lr, measure_loss="first")
+
+
+class Helpers:
+    """``n`` worker processes that do block updates on the trainer's weights in shared memory.
+
+    Threads would be the natural choice, but a block update is some thirty NumPy calls on small
+    arrays, and two threads spend their time waiting for each other's hold on Python's global
+    interpreter lock (measured: two threads were slower than one). Processes have no such lock.
+    While the helpers exist, the trainer's ``W_in`` and ``W_out`` live in shared memory; ``close``
+    copies them back into ordinary arrays and stops the processes.
+    """
+
+    def __init__(self, trainer, n):
+        import multiprocessing as mp
+        from multiprocessing import shared_memory
+
+        self.n, self.trainer, self._busy = n, trainer, []
+        self.blocks, self.pipes, self.procs = [], [], []
+        try:
+            for name in ("W_in", "W_out"):
+                W = getattr(trainer, name)
+                block = shared_memory.SharedMemory(create=True, size=W.nbytes)
+                self.blocks.append(block)
+                shared = np.ndarray(W.shape, dtype=W.dtype, buffer=block.buf)
+                shared[...] = W
+                setattr(trainer, name, shared)
+            spec = (trainer.W_in.shape, trainer.W_in.dtype.str)
+            # Linux: fork, which is quick and copies nothing until written. Elsewhere (macOS's
+            # system libraries do not survive a fork) a fresh interpreter, which needs a script's
+            # training code under ``if __name__ == "__main__":``.
+            ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+            for _ in range(n):
+                ours, theirs = ctx.Pipe()
+                proc = ctx.Process(target=_helper_main, daemon=True,
+                                   args=(theirs, [blk.name for blk in self.blocks], spec))
+                proc.start()
+                theirs.close()
+                self.pipes.append(ours)
+                self.procs.append(proc)
+        except BaseException:
+            self.close()
+            raise
+
+    def submit(self, jobs):
+        """Send one job to each of the first ``len(jobs)`` processes."""
+        for pipe, job in zip(self.pipes, jobs):
+            pipe.send(job)
+        self._busy = self.pipes[:len(jobs)]
+
+    def collect(self):
+        """The ``(loss, pairs)`` of each submitted job, in order."""
+        results, busy, self._busy = [], self._busy, []
+        for pipe in busy:
+            try:
+                kind, value = pipe.recv()
+            except EOFError:
+                raise RuntimeError("a worker process died during training") from None
+            if kind == "error":
+                raise RuntimeError(f"a worker process failed: {value}")
+            results.append(value)
+        return results
+
+    def close(self):
+        """Stop the processes, give the trainer ordinary arrays back and free the shared memory."""
+        for pipe in self._busy:                    # let unfinished jobs end before copying
+            try:
+                pipe.recv()
+            except (EOFError, OSError):
+                pass
+        for pipe in self.pipes:
+            try:
+                pipe.send(None)
+                pipe.close()
+            except OSError:
+                pass
+        for proc in self.procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
+        for name in ("W_in", "W_out"):
+            setattr(self.trainer, name, np.array(getattr(self.trainer, name)))
+        for block in self.blocks:
+            block.close()
+            block.unlink()
+        self.blocks, self.pipes, self.procs, self._busy = [], [], [], []
+
+
+def _helper_main(pipe, names, spec):
+    """A worker process: attach to the shared weights, then do the block jobs it is sent."""
+    from multiprocessing import shared_memory
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C is the trainer's to handle
+    shape, dtype = spec
+    blocks = [shared_memory.SharedMemory(name=name) for name in names]
+    W_in, W_out = (np.ndarray(shape, dtype=dtype, buffer=blk.buf) for blk in blocks)
+    try:
+        while True:
+            try:
+                job = pipe.recv()
+            except EOFError:
+                break
+            if job is None:
+                break
+            try:
+                pipe.send(("ok", _block_job(W_in, W_out, *job)))
+            except Exception as exc:                      # reported by the trainer, one line
+                pipe.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        del W_in, W_out
+        for blk in blocks:
+            blk.close()
+
+
+def _pairs_step(W_in, W_out, centers, contexts, b, lr, rng, sampler, settings, helpers=None):
     batch = slice(b * settings.batch_size, (b + 1) * settings.batch_size)
     loss = pairs_rule(W_in, W_out, centers[batch], contexts[batch], lr, rng, sampler, settings)
     return loss, len(centers[batch])
@@ -256,14 +378,26 @@ class UpdateRule:
 
     prepare: object         # (chunk_ids, keep_prob, settings, rng) -> (x, y, n_kept)
     n_steps: object         # (x, settings) -> int
-    step: object            # (W_in, W_out, x, y, b, lr, rng, sampler, settings) -> (loss, pairs)
+    step: object            # (W_in, W_out, x, y, b, lr, rng, sampler, settings, helpers)
+    #                         -> (loss, pairs)
 
 
 UPDATE_RULES = {
     "pairs": UpdateRule(prepare_chunk, lambda c, s: -(-len(c) // s.batch_size), _pairs_step),
-    "blocks": UpdateRule(prepare_blocks, lambda k, s: -(-len(k) // centres_per_step(s)),
+    "blocks": UpdateRule(prepare_blocks,
+                         lambda k, s: -(-len(k) // (centres_per_update(s) * UPDATES_PER_BATCH)),
                          blocks_rule),
 }
+
+
+@contextmanager
+def _closing(helpers):
+    """Close the worker processes (if any) however the block ends."""
+    try:
+        yield helpers
+    finally:
+        if helpers is not None:
+            helpers.close()
 
 
 @contextmanager
@@ -300,9 +434,10 @@ def steady_heap(threshold=8 << 20):
         pass
 
 
-def peak_rss_mb():
-    """Peak resident memory of this process so far, in MB (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def peak_rss_mb(children=False):
+    """Peak resident memory of this process so far (with ``children``: of the largest of its
+    finished child processes), in MB (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
@@ -363,11 +498,12 @@ class Trainer:
         s = self.settings
         rule = UPDATE_RULES[s.mode]
         steady_heap()
+        helpers = Helpers(self, s.workers - 1) if s.workers > 1 else None   # before any thread
         bar = _progress_bar(self, progress)
         smooth, t_start = None, time.monotonic()
         last_save = t_start
         next_probe = self._next_probe_words()
-        with _sigint_as_flag() as interrupted:
+        with _sigint_as_flag() as interrupted, _closing(helpers):
             while self.pos.epoch < s.epochs:
                 start = self.pos.chunk * s.chunk_tokens
                 chunk_ids = self.ids[start:start + s.chunk_tokens]             # (n,)
@@ -380,7 +516,7 @@ class Trainer:
                     done = self.pos.words_done + len(chunk_ids) * b / n_batches
                     lr = learning_rate(s.lr, done / self.total_words)
                     loss, pairs = rule.step(self.W_in, self.W_out, *data, b, lr, rng,
-                                            self.sampler, s)
+                                            self.sampler, s, helpers)
                     if not math.isfinite(loss):
                         raise _diverged(self, loss)
                     smooth = loss if smooth is None else 0.98 * smooth + 0.02 * loss
@@ -501,6 +637,8 @@ class Trainer:
             "effective_words_per_second": round(self.pos.kept_done / secs),
             "pairs_per_second": round(self.pos.pairs_done / secs),
             "peak_rss_mb": round(peak_rss_mb(), 1),
+            "peak_rss_workers_mb": round(peak_rss_mb(children=True), 1) if self.settings.workers > 1
+            else None,
             "final_loss": self.history["loss"][-1] if self.history["loss"] else None,
             "history": self.history,
         }

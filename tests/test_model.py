@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sgns_helpers.functions import sigmoid
+from sgns_helpers.functions import log_sigmoid, sigmoid
 from sgns_helpers.gradcheck import numerical_gradient, relative_error
 from sgns_helpers.model import example_loss_and_grads
 
@@ -341,7 +341,7 @@ def test_time_scatter_strategies_returns_a_row_per_strategy_and_batch_size():
 
 # -- the block update ---------------------------------------------------------------------------------
 
-from sgns_helpers.model import block_step  # noqa: E402
+from sgns_helpers.model import block_step, plan_blocks, run_block_plan  # noqa: E402
 
 
 def block_pairs(tokens, reach, nb):
@@ -400,12 +400,54 @@ def test_block_step_equals_a_brute_force_loop():
     tokens, reach, shared = random_block_input(rng, V, nb, S, w, Kb)
     expected_in, expected_out, n_pairs = brute_force_block_step(W_in, W_out, tokens, reach, shared,
                                                                 0.1, K)
-    for scatter in SCATTER_STRATEGIES:
-        A, O = W_in.copy(), W_out.copy()
-        _, pairs = block_step(A, O, tokens, reach, shared, 0.1, K=K, damping=0.0, scatter=scatter)
-        assert pairs == n_pairs
-        np.testing.assert_allclose(A, expected_in, rtol=1e-12, atol=1e-13)
-        np.testing.assert_allclose(O, expected_out, rtol=1e-12, atol=1e-13)
+    A, O = W_in.copy(), W_out.copy()
+    loss, pairs = block_step(A, O, tokens, reach, shared, 0.1, K=K, damping=0.0)
+    assert pairs == n_pairs
+    np.testing.assert_allclose(A, expected_in, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(O, expected_out, rtol=1e-12, atol=1e-13)
+    # the loss: −log σ(s_pos) a pair, −(n_i·K/Kb)·log σ(−s_neg) a centre and shared negative
+    C = len(reach)
+    S, w = C // nb, (len(tokens) - C) // 2
+    total = 0.0
+    for i in range(C):
+        contexts = [tokens[p] for d in range(1, reach[i] + 1) for p in (w + i - d, w + i + d)
+                    if tokens[p] >= 0]
+        if tokens[w + i] < 0 or not contexts:
+            continue
+        v_w = W_in[tokens[w + i]]
+        total -= sum(log_sigmoid(W_out[c] @ v_w) for c in contexts)
+        total -= len(contexts) * K / Kb * sum(log_sigmoid(-W_out[n] @ v_w) for n in shared[i // S])
+    assert loss == pytest.approx(total / n_pairs, rel=1e-12)
+
+
+def test_a_plan_of_many_updates_equals_one_block_step_after_another():
+    """The trainer plans G updates at once; that is the same as G block steps in a row, damping,
+    padding and all (up to float rounding: the tanh form of σ and the order of the sums)."""
+    rng = np.random.default_rng(14)
+    V, D, G, nb, S, w, Kb = 12, 6, 4, 2, 3, 2, 4
+    W_in, W_out = rng.normal(scale=0.5, size=(2, V, D))
+    tokens, reach, shared = random_block_input(rng, V, G * nb, S, w, Kb)
+    tokens[w + 2 * nb * S:w + 3 * nb * S] = -1               # update 2 has no centre at all
+    plan = plan_blocks(tokens, reach, shared, updates=G, K=5, damping=0.5, dtype=np.float64)
+    A, O = W_in.copy(), W_out.copy()
+    loss, pairs = run_block_plan(A, O, plan, 0.2)
+    B_, P_, losses, counted = W_in.copy(), W_out.copy(), [], 0
+    for u in range(G):
+        c0 = u * nb * S
+        l, p = block_step(B_, P_, tokens[c0:c0 + nb * S + 2 * w], reach[c0:c0 + nb * S],
+                          shared[u * nb:(u + 1) * nb], 0.2, K=5, damping=0.5)
+        losses.append(l * p)
+        counted += p
+    assert pairs == counted and plan.pairs[2] == 0
+    assert loss == pytest.approx(sum(losses) / counted, rel=1e-12)
+    np.testing.assert_allclose(A, B_, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(O, P_, rtol=1e-12, atol=1e-13)
+    # only part of the plan, or its loss measured on the first update only
+    A2, O2 = W_in.copy(), W_out.copy()
+    run_block_plan(A2, O2, plan, 0.2, 0, 2)
+    first_loss, _ = run_block_plan(A2, O2, plan, 0.2, 2, G, measure_loss="first")
+    np.testing.assert_allclose(A2, A, rtol=1e-12, atol=1e-13)
+    assert first_loss == pytest.approx(losses[3] / plan.pairs[3], rel=1e-12)
 
 
 def test_block_step_expected_update_is_the_sgns_gradient():

@@ -35,6 +35,8 @@ def small_settings(corpus, **kw):
     base = dict(corpus=str(corpus), epochs=2, dim=16, min_count=3, batch_size=256,
                 chunk_tokens=20_000, log_every=10, checkpoint_every=0, seed=7, probe_times=2)
     base.update(kw)
+    if base.get("mode") == "blocks" and "log_every" not in kw:
+        base["log_every"] = 2                 # a blocks batch is 16 updates of 256 centres
     return make_settings("quick", **base)
 
 
@@ -125,8 +127,9 @@ def test_training_lowers_the_loss_and_same_seed_gives_identical_vectors(small_co
 
 @pytest.mark.parametrize("mode", ["pairs", "blocks"])
 def test_resume_from_a_checkpoint_mid_chunk_is_exact(small_corpus, tmp_path, mode):
-    reference = trained(small_corpus, mode=mode)
-    s = small_settings(small_corpus, mode=mode)
+    small = dict(batch_size=64) if mode == "blocks" else {}    # enough batches a chunk
+    reference = trained(small_corpus, mode=mode, **small)
+    s = small_settings(small_corpus, mode=mode, **small)
     ids, vocab = corpus_mod.load_corpus(small_corpus, min_count=s.min_count)
     ckpt = tmp_path / "checkpoint.npz"
     first = Trainer(s, ids, vocab, checkpoint_path=ckpt)
@@ -264,43 +267,60 @@ def test_cli_errors_are_one_line(args, message, small_corpus, tmp_path):
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in err
 
 
-def test_blocks_mode_with_two_threads_trains(small_corpus):
-    t = trained(small_corpus, mode="blocks", threads=2)
+def test_blocks_mode_with_two_worker_processes_trains(small_corpus):
+    t = trained(small_corpus, mode="blocks", workers=2)
     assert np.isfinite(t.W_in).all() and t.pos.epoch == 2
     assert t.history["loss"][-1] < t.history["loss"][0] - 0.2
-    with pytest.raises(ValueError, match="--threads"):
-        make_settings("quick", threads=2)                 # pairs mode runs on one thread
+    assert type(t.W_in) is np.ndarray and t.W_in.base is None   # back from shared memory
+    with pytest.raises(ValueError, match="--workers"):
+        make_settings("quick", workers=2)                 # pairs mode runs in one process
 
 
-def test_blocks_rule_trains_exactly_the_dynamic_window_pairs_of_a_chunk(monkeypatch):
-    """Cutting a chunk into steps and blocks (with halos and padding) loses and invents no pair."""
+class InProcessHelpers:
+    """Stands in for train.Helpers: runs the jobs of the other 'processes' here, in order."""
+
+    def __init__(self, n):
+        self.n, self.jobs = n, []
+
+    def submit(self, jobs):
+        self.jobs = jobs
+
+    def collect(self):
+        return [train_mod._block_job(self.W_in, self.W_out, *job) for job in self.jobs]
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_blocks_rule_trains_exactly_the_dynamic_window_pairs_of_a_chunk(monkeypatch, workers):
+    """Cutting a chunk into batches, updates, blocks and the runs of several workers (with halos
+    and padding) loses and invents no pair."""
     from collections import Counter
     rng = np.random.default_rng(0)
     kept = rng.integers(0, 50, 203).astype(np.int32)          # not a multiple of anything
     reach = rng.integers(1, 4, 203).astype(np.int8)
-    settings = make_settings("quick", mode="blocks", window=3, block_size=8, batch_size=40)
+    settings = make_settings("quick", mode="blocks", window=3, block_size=8, batch_size=16,
+                             workers=workers)
     seen = Counter()
 
-    def recording_block_step(W_in, W_out, tokens, centre_reach, negatives, lr, *, K, damping):
-        w = (len(tokens) - len(centre_reach)) // 2
-        for i, b in enumerate(centre_reach):
-            if tokens[w + i] < 0:
-                continue
-            for d in range(1, b + 1):
-                for p in (w + i - d, w + i + d):
-                    if tokens[p] >= 0:
-                        seen[tokens[w + i], tokens[p]] += 1
-        return 0.0, 0
+    def recording_run(W_in, W_out, plan, lr, measure_loss):
+        # the pairs of the plan: its mask relates centre i of a block to its span's positions
+        for u, j, i, p in zip(*np.nonzero(plan.mask)):
+            seen[plan.centre_ids[u, j, i], plan.out_ids[u, j, p]] += 1
+        return 0.0, int(plan.pairs.sum())
 
-    monkeypatch.setattr(train_mod, "block_step", recording_block_step)
+    monkeypatch.setattr(train_mod, "run_block_plan", recording_run)
     sampler = NoiseSampler(np.ones(50))
     rule = train_mod.UPDATE_RULES["blocks"]
+    helpers = InProcessHelpers(workers - 1) if workers > 1 else None
+    W = np.zeros((50, 2))
+    if helpers:
+        helpers.W_in = helpers.W_out = W
+    total = 0
     for b in range(rule.n_steps(kept, settings)):
-        rule.step(None, None, kept, reach, b, 0.1, rng, sampler, settings)
+        total += rule.step(W, W, kept, reach, b, 0.1, rng, sampler, settings, helpers)[1]
     expected = Counter()
     for i, b in enumerate(reach):
         for d in range(1, b + 1):
             for p in (i - d, i + d):
                 if 0 <= p < len(kept):
                     expected[kept[i], kept[p]] += 1
-    assert seen == expected
+    assert seen == expected and total == sum(expected.values())
