@@ -29,10 +29,13 @@ comma := ,
 
 venv: $(VENV)/.stamp-test
 
-# Extra options for the trainer, e.g. make train TRAIN_ARGS="--resume" or TRAIN_ARGS="--epochs 1".
+# The update rule of make train: blocks (consecutive centres share their negatives, several times
+# faster; notebook 06, section 7) or pairs (standard SGNS): make train MODE=pairs.
+MODE ?= blocks
+# Extra options for the trainer, e.g. make train TRAIN_ARGS="--resume" or TRAIN_ARGS="--workers 2".
 TRAIN_ARGS ?=
 train: $(VENV)/.stamp-base
-	SGNS_PROFILE=$${SGNS_PROFILE:-full} $(PY) -m sgns_helpers train $(TRAIN_ARGS)
+	SGNS_PROFILE=$${SGNS_PROFILE:-full} $(PY) -m sgns_helpers train --mode $(MODE) $(TRAIN_ARGS)
 
 test: $(VENV)/.stamp-test
 	SGNS_PROFILE=quick $(PY) -m pytest tests

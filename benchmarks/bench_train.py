@@ -38,10 +38,10 @@ def worker_ours(corpus, epochs, seed, out, extra):
     m = trainer.metrics(corpus_mod.corpus_info(corpus))
     from sgns_helpers.embeddings import save_word2vec_text
     save_word2vec_text(out, vocab.words, trainer.W_in)
-    # With worker processes, their peak is added: an overcount, as both map the shared weights.
+    # With worker processes: the trainer's peak, plus the private memory the workers added.
     return dict(seconds=m["train_seconds"], raw_words=trainer.vocab_total_words * epochs,
                 effective_words=trainer.pos.kept_done,
-                rss=peak_rss_mb() + (peak_rss_mb(children=True) if settings.workers > 1 else 0))
+                rss=peak_rss_mb() + (trainer.workers_private_mb or 0))
 
 
 def worker_gensim(corpus, epochs, seed, out, workers):
@@ -94,6 +94,8 @@ def main():
                         help="pairs, blocks (this course's trainer in that mode), blocks2 (blocks with "
                              "2 worker processes), gensim (1 worker), gensim2 (2 workers)")
     parser.add_argument("--extra", default="{}", help="JSON of extra settings for our trainer")
+    parser.add_argument("--json", default=str(ROOT / "runs" / "bench_train.json"),
+                        help="where to write the results (default runs/bench_train.json)")
     parser.add_argument("--worker", choices=["ours", "gensim"], help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -136,20 +138,29 @@ def main():
                     print(f"  {r['trainer']}, {epochs} epoch(s), seed {seed}: "
                           f"{r['raw_wps']:,.0f} raw words/s, analogy {100 * r['analogy']:.1f}%, "
                           f"WS-353 {r['ws353']:.3f}", flush=True)
-    base = {(r["epochs"], r["seed"]): r["raw_wps"] for r in rows if r["trainer"] == "gensim, 1 worker"}
     lines = ["| trainer | epochs | seed | raw words/s | effective words/s | vs gensim 1 worker | "
-             "peak RSS MB | analogy (30k) | coverage | WS-353 ρ |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "vs gensim 2 workers | peak RSS MB | analogy (30k) | coverage | WS-353 ρ |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        ratio = r["raw_wps"] / base[(r["epochs"], r["seed"])] if (r["epochs"], r["seed"]) in base else float("nan")
+        ratios = []
+        for name in ("gensim, 1 worker", "gensim, 2 workers"):
+            base = [b["raw_wps"] for b in rows if b["trainer"] == name
+                    and (b["epochs"], b["seed"]) == (r["epochs"], r["seed"])]
+            ratios.append(f"{r['raw_wps'] / base[0]:.2f}×" if base else "–")
+            r[f"vs {name}"] = r["raw_wps"] / base[0] if base else None
         lines.append(f"| {r['trainer']} | {r['epochs']} | {r['seed']} | {r['raw_wps']:,.0f} | "
-                     f"{r['eff_wps']:,.0f} | {ratio:.2f}× | {r['rss']:.0f} | "
+                     f"{r['eff_wps']:,.0f} | {ratios[0]} | {ratios[1]} | {r['rss']:.0f} | "
                      f"{100 * r['analogy']:.1f}% | {100 * r['coverage']:.1f}% | {r['ws353']:.3f} |")
     table = "\n".join(lines)
     print(f"\ncorpus {info['name']} (sha256 {info['sha256'][:16]}…)\n{table}")
     from sgns_helpers.embeddings import atomic_write
-    with atomic_write(ROOT / "runs" / "bench_train.json", "w") as f:
-        json.dump({"corpus": info, "settings": SETTINGS, "rows": rows, "table": table}, f, indent=1)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    machine = {"machine": platform.machine(), "cores": os.cpu_count(),
+               "processor": platform.processor() or None, "python": platform.python_version()}
+    with atomic_write(args.json, "w") as f:
+        json.dump({"corpus": info, "settings": SETTINGS, "extra": json.loads(args.extra),
+                   "machine": machine, "rows": rows, "table": table}, f, indent=1)
+    print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

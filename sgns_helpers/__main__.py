@@ -54,19 +54,24 @@ def build_parser():
     p.add_argument("--min-count", type=int)
     p.add_argument("--sample", type=float)
     p.add_argument("--lr", type=float)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--batch-size", type=int, help="pairs a step (pairs mode, 1024); centres an "
+                   "update (blocks mode, 256)")
     p.add_argument("--seed", type=int)
     p.add_argument("--damping", type=float, help="a row updated n times in one step moves by "
-                   "n^-damping times its summed update (0: plain sum; default 0.5)")
+                   "n^-damping times its summed update (0: plain sum; default 0.5 in pairs mode, "
+                   "0.35 in blocks mode)")
     p.add_argument("--mode", choices=("pairs", "blocks"),
-                   help="update rule: standard SGNS pairs, or negatives shared by blocks of pairs")
-    p.add_argument("--block-size", type=int, help="blocks mode: pairs that share negatives (16)")
+                   help="update rule: standard SGNS (pairs, the default here; make train uses "
+                   "blocks), or consecutive centres sharing their negatives (blocks)")
+    p.add_argument("--block-size", type=int,
+                   help="blocks mode: consecutive centres that share their negatives (16)")
     p.add_argument("--shared-negatives", type=int, help="blocks mode: negatives a block (16)")
     p.add_argument("--workers", type=int,
                    help="blocks mode: processes updating the shared weights (1: reproducible)")
     p.add_argument("--checkpoint-every", type=float, metavar="SECONDS",
                    help="seconds between checkpoints (default 300)")
-    p.add_argument("--out", default=None, help="output folder (default: runs/<profile>-<corpus>)")
+    p.add_argument("--out", default=None, help="output folder (default: runs/<profile>-<corpus>, "
+                   "with -blocks in blocks mode)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     p.set_defaults(func=_train)
 

@@ -359,12 +359,13 @@ class BlockPlan:
     scatter_out: list
 
 
-def _plan_scatter(ids, damping, dtype):
+def _plan_scatter(ids, damping, dtype, counted=None):
     """How each update's gradient rows are added up by id: ``ids`` is ``(G, R)``, ``-1`` for rows
     that get nothing. One grouping for all G updates, on the keys ``update·M + id``, then cut per
     update into ``(sums, uniq, first)``: a sparse ``(U, R)`` matrix whose row j holds ``n_j^(−d)``
-    at the R-rows of id ``uniq[j]`` (n_j of them), so ``sums @ grads`` is the damped sum of each
-    id's gradient rows, and ``first`` ``(U,)``, one R-row of each id.
+    at the R-rows of id ``uniq[j]``, so ``sums @ grads`` is the damped sum of each id's gradient
+    rows, and ``first`` ``(U,)``, one R-row of each id. ``n_j`` counts the id's R-rows, or only
+    those marked in ``counted`` ``(G, R)`` bool (at least 1).
     """
     G, R = ids.shape
     M = int(ids.max()) + 1 if ids.size else 1
@@ -374,7 +375,12 @@ def _plan_scatter(ids, damping, dtype):
     sorted_pos = flat[order]                                              # (N,)
     bounds = np.searchsorted(sorted_pos[starts] // R, np.arange(G + 1))   # runs of each update
     ends = np.append(starts, len(flat))
-    weights = np.repeat((counts.astype(np.float64) ** -float(damping)).astype(dtype), counts)
+    n = counts
+    if counted is not None and len(flat):
+        run = np.repeat(np.arange(len(counts)), counts)                   # (N,) run of each
+        n = np.maximum(np.bincount(run, weights=counted.reshape(-1)[sorted_pos],
+                                   minlength=len(counts)), 1)
+    weights = np.repeat((n.astype(np.float64) ** -float(damping)).astype(dtype), counts)
     plans = []
     for u in range(G):
         r0, r1 = bounds[u], bounds[u + 1]
@@ -435,6 +441,10 @@ def plan_blocks(tokens, reach, shared_negatives, *, updates=1, K, damping=0.5, d
     in_rows = centre_ids.reshape(G, nb * S)
     out_rows = out_ids.copy()
     out_rows[n_pairs.sum(axis=1) == 0, S + w2:] = -1
+    # The damping counts occurrences in the text: a token in the overlap of two spans is one
+    # occurrence, counted in the block where it is among the first S (or in the update's last).
+    counted = np.ones((G, nb, O), dtype=bool)
+    counted[:, :-1, S:S + w2] = False                                     # (G, nb, O)
     return BlockPlan(
         centre_ids=np.maximum(centre_ids, 0).reshape(G, nb, S),
         out_ids=np.maximum(out_ids, 0).reshape(G, nb, O),
@@ -442,7 +452,8 @@ def plan_blocks(tokens, reach, shared_negatives, *, updates=1, K, damping=0.5, d
         half_weight=half_weight.reshape(G, nb, S, O), offset=offset.reshape(G, nb, S, O),
         pairs=n_pairs.reshape(G, -1).sum(axis=1),
         scatter_in=_plan_scatter(in_rows, damping, dtype),
-        scatter_out=_plan_scatter(out_rows.reshape(G, nb * O), damping, dtype))
+        scatter_out=_plan_scatter(out_rows.reshape(G, nb * O), damping, dtype,
+                                  counted.reshape(G, nb * O)))
 
 
 def _scatter_step(W, rows, grads, plan, lr):
@@ -516,7 +527,8 @@ def block_step(W_in, W_out, tokens, reach, shared_negatives, lr, *, K, damping=0
     where mask picks the real pairs and n_i is centre i's number of pairs: its K negatives per pair
     become Kb shared ones weighted n_i·K/Kb, which keeps the expected update equal to standard
     SGNS's. The step is summed (lr per pair, as :func:`sgd_step`) and each row's summed update is
-    damped by n^(−damping), n = how often the row occurs in this step.
+    damped by n^(−damping), n = how often the row occurs in this step: as a centre; as a token of
+    the text (once, although a token near a block's edge lies in two spans) or as a shared negative.
 
     This is one update of :func:`plan_blocks` + :func:`run_block_plan`, which the trainer calls for
     many updates at a time.

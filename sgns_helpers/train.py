@@ -16,7 +16,9 @@ Each batch is one step of the update rule (``mode``):
   default): many summed stale updates of a frequent word would otherwise act as one huge step.
 * ``blocks`` keeps the text in order: blocks of consecutive centres share their negatives and
   their window of context, so a block is three small matrix products
-  (:func:`sgns_helpers.model.block_step`).
+  (:func:`sgns_helpers.model.block_step`). A batch is UPDATES_PER_BATCH such updates, planned
+  together (:func:`sgns_helpers.model.plan_blocks`); with ``workers`` > 1, worker processes share
+  the weights through shared memory and each takes a part of every batch (:class:`Helpers`).
 """
 from __future__ import annotations
 
@@ -115,8 +117,9 @@ PROFILES = {
 
 
 # What differs between the update rules unless it is set explicitly. Blocks mode sums many more
-# updates into one step (a block's pairs share their rows), so it takes fewer centres a step and
-# a little less damping; measured on the stand-in corpus after one epoch (see the README).
+# pair updates into one update (a block's pairs share their rows), so it takes fewer centres an
+# update and a little less damping; chosen on the stand-in corpus from runs of one to five epochs
+# (benchmarks/results/, notebook 06 section 7).
 MODE_DEFAULTS = {
     "pairs": dict(batch_size=1024, damping=0.5),
     "blocks": dict(batch_size=256, damping=0.35),
@@ -321,12 +324,16 @@ class Helpers:
                 pipe.recv()
             except (EOFError, OSError):
                 pass
+        private = []
         for pipe in self.pipes:
             try:
                 pipe.send(None)
+                private.append(pipe.recv())              # its private memory, in MB, at the end
                 pipe.close()
-            except OSError:
+            except (EOFError, OSError):
                 pass
+        known = [mb for mb in private if mb is not None]
+        self.trainer.workers_private_mb = sum(known) if known else None
         for proc in self.procs:
             proc.join(timeout=10)
             if proc.is_alive():
@@ -354,6 +361,7 @@ def _helper_main(pipe, names, spec):
             except EOFError:
                 break
             if job is None:
+                pipe.send(private_mb())
                 break
             try:
                 pipe.send(("ok", _block_job(W_in, W_out, *job)))
@@ -434,10 +442,23 @@ def steady_heap(threshold=8 << 20):
         pass
 
 
-def peak_rss_mb(children=False):
-    """Peak resident memory of this process so far (with ``children``: of the largest of its
-    finished child processes), in MB (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF).ru_maxrss
+def private_mb():
+    """This process's private memory (Linux: the pages no other process maps), in MB, or None.
+
+    A worker process forked from the trainer shares the trainer's pages, and its resident size
+    counts them again; its private memory is what it adds."""
+    try:
+        with open("/proc/self/smaps_rollup") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        kib = sum(int(fields[k].split()[0]) for k in ("Private_Clean", "Private_Dirty"))
+        return kib / 2**10
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def peak_rss_mb():
+    """Peak resident memory of this process so far, in MB (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
@@ -479,6 +500,7 @@ class Trainer:
         self.pos = Position()
         self.history = {"words": [], "loss": [], "lr": [], "probes": []}
         self.corpus_sha256 = None            # named in checkpoints when known
+        self.workers_private_mb = None       # what worker processes added to memory (--workers)
 
     # -- the loop -------------------------------------------------------------------------------
     @property
@@ -613,6 +635,8 @@ class Trainer:
         trainer_sha = meta.get("corpus_sha256")
         values = meta["settings"]
         values["probes"] = tuple(values["probes"])
+        if "threads" in values:                  # checkpoints from before --workers replaced it
+            values["workers"] = values.pop("threads")
         trainer = cls(Settings(**values).validate(), ids, vocab, checkpoint_path=path)
         if W_in.shape != trainer.W_in.shape:
             raise ValueError(f"the checkpoint {path} was trained on another corpus or vocabulary "
@@ -637,8 +661,8 @@ class Trainer:
             "effective_words_per_second": round(self.pos.kept_done / secs),
             "pairs_per_second": round(self.pos.pairs_done / secs),
             "peak_rss_mb": round(peak_rss_mb(), 1),
-            "peak_rss_workers_mb": round(peak_rss_mb(children=True), 1) if self.settings.workers > 1
-            else None,
+            "workers_private_mb": None if self.workers_private_mb is None
+            else round(self.workers_private_mb, 1),
             "final_loss": self.history["loss"][-1] if self.history["loss"] else None,
             "history": self.history,
         }
@@ -713,9 +737,11 @@ def write_outputs(trainer, out_dir, corpus_info):
 
 
 def default_out_dir(settings, corpus_path):
-    """``<repo>/runs/<profile>-<corpus name>``: the same folder from the CLI and the notebooks."""
+    """``<repo>/runs/<profile>-<corpus name>``, with ``-blocks`` for that mode: the same folder
+    from the CLI and the notebooks."""
     name = Path(corpus_path).name.split(".")[0]
-    return corpus_mod.repo_root() / "runs" / f"{settings.profile}-{name}"
+    mode = "" if settings.mode == "pairs" else f"-{settings.mode}"
+    return corpus_mod.repo_root() / "runs" / f"{settings.profile}-{name}{mode}"
 
 
 def train(settings, out_dir=None, resume=False, progress=True):
@@ -746,7 +772,8 @@ def train(settings, out_dir=None, resume=False, progress=True):
         s = trainer.settings
         print(f"vocabulary: {len(vocab):,} words (min_count {s.min_count}); {len(ids):,} tokens; "
               f"{s.epochs} epoch(s), D={s.dim}, window={s.window}, K={s.negatives}, "
-              f"sample={s.sample}, lr={s.lr}, B={s.batch_size}, seed={s.seed}")
+              f"sample={s.sample}, lr={s.lr}, seed={s.seed}")
+        print(f"update rule: {describe_mode(s)}")
     try:
         trainer.run(progress=progress)
     except KeyboardInterrupt:
@@ -754,6 +781,16 @@ def train(settings, out_dir=None, resume=False, progress=True):
                                 f"continue with the same command and --resume") from None
     metrics = write_outputs(trainer, out_dir, info)
     return trainer, metrics, out_dir
+
+
+def describe_mode(s):
+    """One line on the update rule of settings ``s``."""
+    if s.mode == "pairs":
+        return (f"pairs (standard SGNS: {s.batch_size} shuffled pairs a step, K={s.negatives} "
+                f"negatives each, damping {s.damping})")
+    return (f"blocks ({centres_per_update(s)} consecutive centres an update, blocks of "
+            f"{s.block_size} sharing {s.shared_negatives} negatives, damping {s.damping}, "
+            f"{s.workers} process{'es' if s.workers > 1 else ''}; --mode pairs for standard SGNS)")
 
 
 def read_checkpoint_meta(path):

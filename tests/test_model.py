@@ -500,3 +500,20 @@ def test_block_step_damping_dtype_and_bad_input():
     np.testing.assert_allclose(W_in[0] - damped[0], (W_in[0] - plain[0]) / 10, rtol=1e-4, atol=1e-7)
     with pytest.raises(ValueError, match="blocks"):
         block_step(W_in.copy(), W_out.copy(), tokens[:-1], reach, shared, 0.1, K=5)
+
+
+def test_block_damping_counts_a_token_in_two_spans_once():
+    """A token near a block's edge lies in the spans of two blocks (its pairs are split between
+    them, not repeated): the damping counts it once. A token that occurs twice counts twice."""
+    S, w, nb = 4, 2, 2
+    tokens = np.arange(nb * S + 2 * w)                   # all distinct: 12 tokens
+    tokens[-1] = tokens[0]                              # ... except the first and the last
+    reach = np.full(nb * S, w)
+    shared = np.array([[20, 21], [22, 23]])
+    plan = plan_blocks(tokens, reach, shared, K=5, damping=1.0, dtype=np.float64)
+    sums, uniq, _ = plan.scatter_out[0]
+    factor = dict(zip(uniq.tolist(), sums.data[sums.indptr[:-1]]))    # id → n^(−1)
+    in_both_spans = tokens[S:S + 2 * w]                 # positions 4..7: spans of blocks 0 and 1
+    assert all(factor[t] == 1.0 for t in in_both_spans)
+    assert factor[tokens[0]] == 0.5                     # two occurrences in the text
+    assert all(np.diff(sums.indptr)[list(uniq).index(t)] == 2 for t in in_both_spans)

@@ -268,7 +268,11 @@ def test_cli_errors_are_one_line(args, message, small_corpus, tmp_path):
 
 
 def test_blocks_mode_with_two_worker_processes_trains(small_corpus):
+    shm = Path("/dev/shm")
+    before = set(shm.iterdir()) if shm.is_dir() else set()
     t = trained(small_corpus, mode="blocks", workers=2)
+    if shm.is_dir():
+        assert set(shm.iterdir()) <= before                  # the shared memory is freed
     assert np.isfinite(t.W_in).all() and t.pos.epoch == 2
     assert t.history["loss"][-1] < t.history["loss"][0] - 0.2
     assert type(t.W_in) is np.ndarray and t.W_in.base is None   # back from shared memory
