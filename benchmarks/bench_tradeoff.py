@@ -2,10 +2,11 @@
 beside the standard rule and gensim, one epoch each on the same corpus, in one run.
 
     python benchmarks/bench_tradeoff.py [--epochs 1] [--out benchmarks/results/tradeoff.json]
+        [--plot docs/speed_quality.png]
 
 Each point is one run of benchmarks/bench_train.py (a fresh process a trainer; the corpus is
-$SGNS_CORPUS, default the committed sample). Writes the rows, each with a short label, to --out;
-notebook 06 plots them.
+$SGNS_CORPUS, default the committed sample). Writes the rows, each with a short label, to --out,
+and their plot (train.plot_speed_quality, as in notebook 06) to --plot.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "tradeoff.json"))
+    parser.add_argument("--plot", default=str(ROOT / "docs" / "speed_quality.png"))
     args = parser.parse_args()
     rows, head = [], None
     with tempfile.TemporaryDirectory() as tmp:
@@ -59,6 +61,18 @@ def main():
     with atomic_write(args.out, "w") as f:
         json.dump({**head, "epochs": args.epochs, "rows": rows}, f, indent=1)
     print(f"wrote {args.out}")
+    plot(json.loads(Path(args.out).read_text()), args.plot)
+    print(f"wrote {args.plot}")
+
+
+def plot(sweep, path):
+    """The speed/quality plot of a sweep's results."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from sgns_helpers.train import plot_speed_quality
+    plot_speed_quality(sweep["rows"], path, title=(
+        f"speed vs quality after {sweep['epochs']} epoch(s) on {sweep['corpus']['name']}, "
+        f"{sweep['machine']['cores']} cores (blue: this course's trainer, red: gensim)"))
 
 
 if __name__ == "__main__":

@@ -456,14 +456,16 @@ def plan_blocks(tokens, reach, shared_negatives, *, updates=1, K, damping=0.5, d
                                   counted.reshape(G, nb * O)))
 
 
-def _scatter_step(W, rows, grads, plan, lr):
-    """``W[uniq] = rows[first] − lr·(damped sum of each id's grads)`` for one update (see BlockPlan)."""
+def _scatter_step(W, rows, grads, plan, lr, current):
+    """``W[uniq] = rows[first] − lr·(damped sum of each id's grads)`` for one update (see BlockPlan).
+
+    ``current`` is scratch space of at least ``(U, D)``."""
     sums, uniq, first = plan
     if uniq.shape[0] == 0:
         return
     Y = sums @ grads                                                      # (U, D)
     Y *= W.dtype.type(lr)
-    current = np.take(rows, first, axis=0, mode="clip", out=_buffer("current", Y.shape, W.dtype))
+    current = np.take(rows, first, axis=0, mode="clip", out=current[:Y.shape[0]])
     current -= Y
     W[uniq] = current
 
@@ -478,16 +480,20 @@ def run_block_plan(W_in, W_out, plan, lr, first=0, stop=None, measure_loss=True)
     nb, S = plan.centre_ids.shape[1:]
     O, D, dtype = plan.out_ids.shape[2], W_in.shape[1], W_in.dtype
     n_span = plan.mask.shape[3]                                             # S + 2w
+    # The scratch arrays of every update, fetched once.
+    v_w = _buffer("v_w", (nb, S, D), dtype)                                # (nb, S, D)
+    U_blk = _buffer("U_out", (nb, O, D), dtype)                            # (nb, O, D)
+    s = _buffer("s", (nb, S, O), dtype)                                    # (nb, S, O)
+    g_v = _buffer("g_v_w", (nb, S, D), dtype)                              # (nb, S, D)
+    g_U = _buffer("g_U", (nb, O, D), dtype)                                # (nb, O, D)
+    current = _buffer("current", (nb * O, D), dtype)                       # (≤ nb·O, D)
     loss_sum, loss_pairs = 0.0, 0
     for u in range(first, stop):
         if plan.pairs[u] == 0:
             continue
-        v_w = np.take(W_in, plan.centre_ids[u], axis=0, mode="clip",
-                      out=_buffer("v_w", (nb, S, D), dtype))                # (nb, S, D)
-        U_blk = np.take(W_out, plan.out_ids[u], axis=0, mode="clip",
-                        out=_buffer("U_out", (nb, O, D), dtype))           # (nb, O, D)
-        s = np.matmul(v_w, U_blk.transpose(0, 2, 1),
-                      out=_buffer("s", (nb, S, O), dtype))                 # (nb, S, O)
+        np.take(W_in, plan.centre_ids[u], axis=0, mode="clip", out=v_w)
+        np.take(W_out, plan.out_ids[u], axis=0, mode="clip", out=U_blk)
+        np.matmul(v_w, U_blk.transpose(0, 2, 1), out=s)                     # scores
         if measure_loss is True or (measure_loss == "first" and loss_pairs == 0):
             # −log σ(s) on the pairs, −weight·log σ(−s) = weight·(s − log σ(s)) on the negatives,
             # with mask = 2·half_weight on the span and weight = 2·half_weight on the negatives
@@ -500,11 +506,12 @@ def run_block_plan(W_in, W_out, plan, lr, first=0, stop=None, measure_loss=True)
         np.tanh(g, out=g)
         g *= plan.half_weight[u]
         g += plan.offset[u]                                                 # g_pos | g_neg
-        g_v = np.matmul(g, U_blk, out=_buffer("g_v_w", (nb, S, D), dtype))  # (nb, S, D)
-        g_U = np.matmul(g.transpose(0, 2, 1), v_w,
-                        out=_buffer("g_U", (nb, O, D), dtype))             # (nb, O, D)
-        _scatter_step(W_in, v_w.reshape(-1, D), g_v.reshape(-1, D), plan.scatter_in[u], lr)
-        _scatter_step(W_out, U_blk.reshape(-1, D), g_U.reshape(-1, D), plan.scatter_out[u], lr)
+        np.matmul(g, U_blk, out=g_v)                                        # ∂L/∂V_blk
+        np.matmul(g.transpose(0, 2, 1), v_w, out=g_U)                       # ∂L/∂U_blk
+        _scatter_step(W_in, v_w.reshape(-1, D), g_v.reshape(-1, D), plan.scatter_in[u], lr,
+                      current)
+        _scatter_step(W_out, U_blk.reshape(-1, D), g_U.reshape(-1, D), plan.scatter_out[u], lr,
+                      current)
     return float(loss_sum) / max(loss_pairs, 1), int(plan.pairs[first:stop].sum())
 
 

@@ -718,6 +718,37 @@ def plot_loss(history, path=None, title="SGNS training loss"):
     return fig
 
 
+def plot_speed_quality(rows, path=None, title="speed against quality"):
+    """Analogy accuracy and WS-353 ρ against raw words/s (log scale), one labelled point per run.
+
+    ``rows`` are results of ``benchmarks/bench_train.py`` (keys ``raw_wps``, ``analogy``,
+    ``ws353``, ``trainer``) with a ``label`` each. This course's runs are blue circles, gensim's red
+    squares. Returns the Figure; with ``path``, also writes it as a PNG.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.9))
+    for ax, key, scale, ylabel in ((axes[0], "analogy", 100, "analogy accuracy (30k), %"),
+                                   (axes[1], "ws353", 1, "WS-353 Spearman ρ")):
+        for r in rows:
+            ours = r["trainer"].startswith("ours")
+            x, y = r["raw_wps"] / 1e3, scale * r[key]
+            ax.scatter(x, y, marker="o" if ours else "s", color="C0" if ours else "C3")
+            ax.annotate(r["label"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set(xscale="log", xlabel="raw words/s (thousands, log scale)", ylabel=ylabel)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(       # label 2, 3 and 5 of each decade
+            lambda v, _: f"{v:,.0f}" if f"{v:.0e}"[0] in "235" else ""))
+        ax.tick_params(axis="x", which="minor", labelsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    if path is not None:
+        with atomic_write(path) as f:
+            fig.savefig(f, format="png", dpi=110)
+    return fig
+
+
 def write_outputs(trainer, out_dir, corpus_info):
     """vectors.txt, vectors.npz, metrics.json and loss.png in ``out_dir``. Returns the metrics."""
     out_dir = Path(out_dir)

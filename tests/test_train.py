@@ -328,3 +328,11 @@ def test_blocks_rule_trains_exactly_the_dynamic_window_pairs_of_a_chunk(monkeypa
                 if 0 <= p < len(kept):
                     expected[kept[i], kept[p]] += 1
     assert seen == expected and total == sum(expected.values())
+
+
+def test_the_update_rule_is_named_with_its_settings():
+    assert "pairs" in train_mod.describe_mode(make_settings("full"))
+    line = train_mod.describe_mode(make_settings("full", mode="blocks", workers=2))
+    assert line.startswith("blocks (256 consecutive centres") and "2 processes" in line
+    assert train_mod.default_out_dir(make_settings("full", mode="blocks"), "x/text8.zip").name \
+        == "full-text8-blocks"
