@@ -314,23 +314,17 @@ def test_a_damaged_existing_copy_is_replaced(tmp_path, server, small_text8):
     assert path.read_bytes() == data and len(hits) == 1
 
 
-def test_interrupted_download_leaves_nothing(tmp_path, server, small_text8):
+@pytest.mark.parametrize("route, error, phrases", [
+    ("truncated", ConnectionError, ("could not be downloaded", "SGNS_CORPUS")),   # interrupted
+    ("corrupt", OSError, ("corrupt", "nothing was saved")),
+])
+def test_a_failed_download_leaves_nothing(tmp_path, server, small_text8, route, error, phrases):
     base, _ = server
     _, facts = small_text8
-    with pytest.raises(ConnectionError) as e:
-        download_text8(tmp_path, f"{base}/truncated/text8.zip", progress=False, **facts)
+    with pytest.raises(error) as e:
+        download_text8(tmp_path, f"{base}/{route}/text8.zip", progress=False, **facts)
     msg = one_line(e)
-    assert "could not be downloaded" in msg and "SGNS_CORPUS" in msg
-    assert leftovers(tmp_path) == []
-
-
-def test_corrupt_download_leaves_nothing(tmp_path, server, small_text8):
-    base, _ = server
-    _, facts = small_text8
-    with pytest.raises(OSError) as e:
-        download_text8(tmp_path, f"{base}/corrupt/text8.zip", progress=False, **facts)
-    msg = one_line(e)
-    assert "corrupt" in msg and "nothing was saved" in msg
+    assert all(phrase in msg for phrase in phrases)
     assert leftovers(tmp_path) == []
 
 
