@@ -226,8 +226,7 @@ def blocks_rule(W_in, W_out, kept, reach, b, lr, rng, sampler, settings, helpers
     n_updates = -(-(stop - start) // C)
     tokens = np.full(n_updates * C + 2 * w, -1, dtype=np.int32)         # (G·C + 2w,)
     lo, hi = max(0, start - w), min(len(kept), stop + w)                # text available
-    tokens[lo - (start - w):hi - (start - w)] = kept[lo:hi]
-    tokens[w + stop - start:w + n_updates * C] = -1                     # padded centres: no text
+    tokens[lo - (start - w):hi - (start - w)] = kept[lo:hi]             # padded centres stay -1
     centre_reach = np.ones(n_updates * C, dtype=np.int8)                # (G·C,)
     centre_reach[:stop - start] = reach[start:stop]
     negatives = sampler.sample(rng, (n_updates * C // S, settings.shared_negatives))  # (G·nb, Kb)
