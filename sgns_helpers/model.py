@@ -145,14 +145,13 @@ DEFAULT_SCATTER = "sparse"
 _scratch = threading.local()
 
 
-def _buffer(name, shape, dtype, zeroed=False):
+def _buffer(name, shape, dtype):
     """A reusable, uninitialised scratch array of ``shape``, one set per thread.
 
     A step needs several MB of temporaries. Fresh large allocations come from the operating
     system as new pages that must be faulted in on first touch, which here cost more than the
     arithmetic; reusing the same buffers every step avoids that. The result is only valid until
-    the next call with the same ``name``. With ``zeroed``, a newly made buffer starts all zero
-    (and the caller must leave it so).
+    the next call with the same ``name``.
     """
     buffers = getattr(_scratch, "buffers", None)
     if buffers is None:
@@ -161,7 +160,7 @@ def _buffer(name, shape, dtype, zeroed=False):
     size = int(np.prod(shape))
     flat = buffers.get((name, dtype))
     if flat is None or flat.size < size:
-        flat = buffers[(name, dtype)] = (np.zeros if zeroed else np.empty)(size, dtype=dtype)
+        flat = buffers[(name, dtype)] = np.empty(size, dtype=dtype)
     return flat[:size].reshape(shape)
 
 
