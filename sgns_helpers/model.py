@@ -462,11 +462,9 @@ def _scatter_step(W, rows, grads, plan, lr, current):
     sums, uniq, first = plan
     if uniq.shape[0] == 0:
         return
-    Y = sums @ grads                                                      # (U, D)
-    Y *= W.dtype.type(lr)
+    Y = sums @ grads                                                      # (U, D), damped
     current = np.take(rows, first, axis=0, mode="clip", out=current[:Y.shape[0]])
-    current -= Y
-    W[uniq] = current
+    _apply_step(W, uniq, None, Y, lr, 0.0, current)
 
 
 def run_block_plan(W_in, W_out, plan, lr, first=0, stop=None, measure_loss=True):
