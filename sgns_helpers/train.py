@@ -169,7 +169,8 @@ def learning_rate(lr0, progress, floor=1e-4):
 def pairs_rule(W_in, W_out, centers, contexts, lr, rng, sampler, settings):
     """Standard SGNS: K fresh negatives a pair, one summed SGD step (see model.sgd_step)."""
     negatives = sampler.sample(rng, (len(centers), settings.negatives))   # (B, K)
-    return sgd_step(W_in, W_out, centers, contexts, negatives, lr, damping=settings.damping)
+    return sgd_step(W_in, W_out, centers, contexts, negatives, lr, damping=settings.damping,
+                    check=False)
 
 
 def chunk_rng(seed, epoch, chunk):

@@ -305,6 +305,43 @@ def test_sgd_step_is_right_when_batch_sizes_change_between_calls():
         np.testing.assert_allclose(W_out, W_out_new, rtol=1e-12, atol=1e-14)
 
 
+def test_the_fast_paths_give_the_bits_of_the_plain_ones(monkeypatch):
+    # sgd_step's speed-ups (the CSR kernel called directly, the table of n^(-d), rows written
+    # as records, no argument checks) must not change a single bit of the result.
+    from sgns_helpers import model
+    rng = np.random.default_rng(61)
+    V, D, B, K = 400, 16, 256, 5
+    W_in = rng.normal(scale=0.3, size=(V, D)).astype(np.float32)
+    W_out = rng.normal(scale=0.3, size=(V, D)).astype(np.float32)
+    batches = [zipf_batch(V, B, K, rng) for _ in range(3)]
+
+    def run(**kwargs):
+        a, b = W_in.copy(), W_out.copy()
+        losses = [sgd_step(a, b, *batch, 0.05, damping=0.5, **kwargs) for batch in batches]
+        return a, b, losses
+
+    fast = run(check=False)
+    with monkeypatch.context() as m:
+        m.setattr(model, "_csr_matvecs", None)                           # scipy's public route
+        m.setattr(model, "_damping_factors", lambda counts, d: counts ** -float(d))
+        m.setattr(model, "_records", lambda A: A)                        # W[uniq] = rows
+        plain = run()
+    assert all(np.array_equal(x, y) for x, y in zip(fast[:2], plain[:2]))
+    assert fast[2] == plain[2]
+    counts = np.array([1, 2, 3, 7, 5000, 2])
+    assert np.array_equal(model._damping_factors(counts, 0.35), counts ** -0.35)
+
+
+def test_a_step_on_weights_that_are_not_c_contiguous():
+    rng = np.random.default_rng(62)
+    batch = repeated_batch(rng, V=9, D=4, B=12, K=3)
+    W_in_new, W_out_new = expected_step(batch, lr=0.1)
+    W_in, W_out = np.asfortranarray(batch[0]), np.asfortranarray(batch[1])
+    sgd_step(W_in, W_out, *batch[2:], 0.1)
+    np.testing.assert_allclose(W_in, W_in_new, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(W_out, W_out_new, rtol=1e-12, atol=1e-14)
+
+
 def test_sgd_step_rejects_bad_settings():
     W_in, W_out = np.zeros((5, 2)), np.zeros((5, 2))
     ids = (np.array([0, 1]), np.array([1, 2]), np.array([[3], [4]]))
