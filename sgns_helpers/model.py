@@ -435,7 +435,7 @@ def _plan_scatter(ids, damping, dtype, counted=None):
         run = np.repeat(np.arange(len(counts)), counts)                   # (N,) run of each
         n = np.maximum(np.bincount(run, weights=counted.reshape(-1)[sorted_pos],
                                    minlength=len(counts)), 1)
-    weights = np.repeat((n.astype(np.float64) ** -float(damping)).astype(dtype), counts)
+    weights = np.repeat(_damping_factors(n.astype(np.intp), damping).astype(dtype), counts)
     plans = []
     for u in range(G):
         r0, r1 = bounds[u], bounds[u + 1]
