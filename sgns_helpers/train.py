@@ -73,8 +73,8 @@ class Settings:
     shared_negatives: int = 16      # ... Kb of them, weighted so the expectation is SGNS's
     workers: int = 1                # blocks: processes updating the shared weights (1: deterministic)
     chunk_tokens: int = 1_000_000   # token ids a chunk (pairs never cross a chunk's edge)
-    checkpoint_every: float = 300.0  # seconds between checkpoints (checked every log interval)
-    log_every: int = 200            # batches between loss records and divergence checks
+    checkpoint_every: float = 300.0  # seconds between checkpoints (checked after every step)
+    log_points: int = 200           # loss records (and divergence checks), evenly over the run
     probes: tuple = PROBE_WORDS     # words whose neighbours are logged during training
     probe_times: int = 5            # how many times during the run the probes are logged
 
@@ -100,7 +100,8 @@ class Settings:
              "--workers above 1 needs --mode blocks (the pairs mode runs in one process)"),
             (self.chunk_tokens >= 2, f"chunk_tokens must be at least 2 (got {self.chunk_tokens})"),
             (self.checkpoint_every >= 0, "checkpoint_every must be >= 0 seconds"),
-            (self.log_every >= 1, "log_every must be at least 1"),
+            (self.log_points >= 1, "log_points must be at least 1"),
+            (self.probe_times >= 1, "probe_times must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:
@@ -110,7 +111,7 @@ class Settings:
 
 PROFILES = {
     # The committed sample corpus, a small D, one epoch: seconds. What nbval and CI run.
-    "quick": dict(epochs=1, dim=50, log_every=50, probes=("god", "king", "water", "said", "three")),
+    "quick": dict(epochs=1, dim=50, probes=("god", "king", "water", "said", "three")),
     # text8 (or $SGNS_CORPUS) with word2vec's usual skip-gram settings.
     "full": dict(),
 }
@@ -351,6 +352,7 @@ def _helper_main(pipe, names, spec):
     from multiprocessing import shared_memory
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C is the trainer's to handle
+    np.seterr(over="ignore", invalid="ignore")        # the trainer checks for divergence
     shape, dtype = spec
     blocks = [shared_memory.SharedMemory(name=name) for name in names]
     W_in, W_out = (np.ndarray(shape, dtype=dtype, buffer=blk.buf) for blk in blocks)
@@ -399,13 +401,14 @@ UPDATE_RULES = {
 
 
 @contextmanager
-def _closing(helpers):
-    """Close the worker processes (if any) however the block ends."""
+def _closing(*things):
+    """Close the worker processes and the progress bar (those not None) however the block ends."""
     try:
-        yield helpers
+        yield things
     finally:
-        if helpers is not None:
-            helpers.close()
+        for thing in things:
+            if thing is not None:
+                thing.close()
 
 
 @contextmanager
@@ -479,6 +482,7 @@ class Position:
     kept_done: int = 0           # of those, how many survived subsampling
     pairs_done: int = 0
     train_seconds: float = 0.0   # time spent training, summed over resumed runs
+    smooth_loss: float | None = None   # moving average of the steps' losses (what is logged)
 
 
 class Trainer:
@@ -501,6 +505,7 @@ class Trainer:
         self.history = {"words": [], "loss": [], "lr": [], "probes": []}
         self.corpus_sha256 = None            # named in checkpoints when known
         self.workers_private_mb = None       # what worker processes added to memory (--workers)
+        self.saved = False                   # whether checkpoint_path holds this run's state
 
     # -- the loop -------------------------------------------------------------------------------
     @property
@@ -522,10 +527,11 @@ class Trainer:
         steady_heap()
         helpers = Helpers(self, s.workers - 1) if s.workers > 1 else None   # before any thread
         bar = _progress_bar(self, progress)
-        smooth, t_start = None, time.monotonic()
-        last_save = t_start
-        next_probe = self._next_probe_words()
-        with _sigint_as_flag() as interrupted, _closing(helpers):
+        t_start = last_save = time.monotonic()
+        # Overflow in a step means the run diverges; the checks below stop it with one clear
+        # line, which numpy's warnings would only bury.
+        with _sigint_as_flag() as interrupted, _closing(helpers, bar), \
+                np.errstate(over="ignore", invalid="ignore"):
             while self.pos.epoch < s.epochs:
                 start = self.pos.chunk * s.chunk_tokens
                 chunk_ids = self.ids[start:start + s.chunk_tokens]             # (n,)
@@ -535,28 +541,31 @@ class Trainer:
                 if self.pos.rng_state is not None:          # resuming inside this chunk
                     rng.bit_generator.state = self.pos.rng_state
                 for b in range(self.pos.batch, n_batches):
-                    done = self.pos.words_done + len(chunk_ids) * b / n_batches
-                    lr = learning_rate(s.lr, done / self.total_words)
+                    before = self.pos.words_done + len(chunk_ids) * b / n_batches
+                    lr = learning_rate(s.lr, before / self.total_words)
                     loss, pairs = rule.step(self.W_in, self.W_out, *data, b, lr, rng,
                                             self.sampler, s, helpers)
                     if not math.isfinite(loss):
                         raise _diverged(self, loss)
-                    smooth = loss if smooth is None else 0.98 * smooth + 0.02 * loss
+                    smooth = self.pos.smooth_loss
+                    self.pos.smooth_loss = loss if smooth is None else 0.98 * smooth + 0.02 * loss
                     self.pos.batch = b + 1
                     self.pos.pairs_done += pairs
-                    if self.pos.batch % s.log_every == 0:
-                        self._log(done, smooth, lr, bar)
-                        if done >= next_probe:
-                            self.log_probes(done, bar)
-                            next_probe = self._next_probe_words()
-                    due = self.pos.batch % s.log_every == 0 and \
-                        time.monotonic() - last_save >= s.checkpoint_every
+                    # Logging, probes and checkpoints go by words and seconds, never by steps,
+                    # so they happen alike in every mode and for any chunk or batch size.
+                    done = self.pos.words_done + len(chunk_ids) * (b + 1) / n_batches
+                    if self._passed(before, done, s.log_points):
+                        self._log(done, lr, bar)             # also checks the weights
+                    if self._passed(before, done, s.probe_times) and done < self.total_words:
+                        self.log_probes(done, bar)
+                    if bar is not None:
+                        bar.n = int(done)
+                        bar.update(0)                        # redraws if mininterval passed
+                    due = time.monotonic() - last_save >= s.checkpoint_every
                     if interrupted() or (due and self.checkpoint_path):
                         self.pos.rng_state = rng.bit_generator.state
                         t_start = last_save = self._time_and_checkpoint(t_start)
                         if interrupted():
-                            if bar is not None:
-                                bar.close()
                             raise KeyboardInterrupt
                 # the chunk is done: on to the next one
                 self.pos.words_done += len(chunk_ids)
@@ -565,34 +574,29 @@ class Trainer:
                 if self.pos.chunk == self.n_chunks:
                     self.pos.epoch, self.pos.chunk = self.pos.epoch + 1, 0
         self.pos.train_seconds += time.monotonic() - t_start
-        if bar is not None:
-            bar.n = self.pos.words_done
-            bar.close()
-        if smooth is not None:
-            self._log(self.pos.words_done, smooth, learning_rate(s.lr, 1.0), None)
         self.log_probes(self.pos.words_done, None)
         if self.checkpoint_path:
             self.checkpoint(self.checkpoint_path)
         return self
 
+    def _passed(self, before, done, times):
+        """Whether the words ``before .. done`` of one step cross one of the ``times`` points
+        k·total/times (k = 1..times) that divide the run evenly."""
+        return before * times // self.total_words < done * times // self.total_words
+
     # -- logging ----------------------------------------------------------------------------------
-    def _log(self, done, smooth, lr, bar):
-        check = self.W_in[:: max(1, len(self.W_in) // 64)]      # a cheap look at the weights
-        if not (math.isfinite(smooth) and np.isfinite(check).all()):
+    def _log(self, done, lr, bar):
+        """Record the smoothed loss and the learning rate at ``done`` words; stop if the weights
+        or the loss have diverged."""
+        smooth = self.pos.smooth_loss
+        if not (math.isfinite(smooth) and np.isfinite(self.W_in.max() + self.W_in.min())
+                and np.isfinite(self.W_out.max() + self.W_out.min())):
             raise _diverged(self, smooth)
         self.history["words"].append(int(done))
         self.history["loss"].append(float(smooth))
         self.history["lr"].append(float(lr))
         if bar is not None:
-            bar.n = int(done)
             bar.set_postfix(loss=f"{smooth:.3f}", lr=f"{lr:.5f}", refresh=False)
-            bar.update(0)                                       # redraws if mininterval passed
-
-    def _next_probe_words(self):
-        """The words_done at which the next probe log is due."""
-        step = self.total_words / max(1, self.settings.probe_times)
-        logged = len(self.history["probes"])
-        return (logged + 1) * step if logged < self.settings.probe_times else math.inf
 
     def neighbours(self, words, topn=5):
         """{word: [(neighbour, cosine), ...]} from W_in, for the words that are in the vocabulary."""
@@ -625,6 +629,7 @@ class Trainer:
                 "corpus_sha256": self.corpus_sha256}
         with atomic_write(path) as f:
             np.savez(f, W_in=self.W_in, W_out=self.W_out, meta=np.array(json.dumps(meta)))
+        self.saved = self.saved or path == self.checkpoint_path
 
     @classmethod
     def resume(cls, path, ids, vocab):
@@ -635,8 +640,7 @@ class Trainer:
         trainer_sha = meta.get("corpus_sha256")
         values = meta["settings"]
         values["probes"] = tuple(values["probes"])
-        if "threads" in values:                  # checkpoints from before --workers replaced it
-            values["workers"] = values.pop("threads")
+        values.pop("log_every", None)            # checkpoints from before logging went by words
         trainer = cls(Settings(**values).validate(), ids, vocab, checkpoint_path=path)
         if W_in.shape != trainer.W_in.shape:
             raise ValueError(f"the checkpoint {path} was trained on another corpus or vocabulary "
@@ -645,6 +649,7 @@ class Trainer:
         trainer.pos = Position(**meta["position"])
         trainer.history = meta["history"]
         trainer.corpus_sha256 = trainer_sha
+        trainer.saved = True
         return trainer
 
     # -- results --------------------------------------------------------------------------------
@@ -676,7 +681,9 @@ class Trainer:
 def _diverged(trainer, loss):
     s = trainer.settings
     where = f"epoch {trainer.pos.epoch + 1}, {100 * trainer.pos.words_done / trainer.total_words:.0f}% done"
-    kept = f"; the last good checkpoint is kept in {trainer.checkpoint_path}" if trainer.checkpoint_path else ""
+    path = trainer.checkpoint_path
+    kept = (f"; the last good checkpoint is kept in {path}" if trainer.saved
+            else "; no checkpoint had been written yet")
     return RuntimeError(f"training diverged (loss {loss}) at {where}: lower --lr (now {s.lr}) "
                         f"or --batch-size (now {s.batch_size}){kept}")
 

@@ -33,10 +33,8 @@ def small_corpus(tmp_path_factory):
 
 def small_settings(corpus, **kw):
     base = dict(corpus=str(corpus), epochs=2, dim=16, min_count=3, batch_size=256,
-                chunk_tokens=20_000, log_every=10, checkpoint_every=0, seed=7, probe_times=2)
+                chunk_tokens=20_000, log_points=20, checkpoint_every=0, seed=7, probe_times=2)
     base.update(kw)
-    if base.get("mode") == "blocks" and "log_every" not in kw:
-        base["log_every"] = 2                 # a blocks batch is 16 updates of 256 centres
     return make_settings("quick", **base)
 
 
@@ -156,29 +154,102 @@ def test_resume_from_a_checkpoint_mid_chunk_is_exact(small_corpus, tmp_path, mod
     np.testing.assert_array_equal(resumed.W_out, reference.W_out)
 
 
-def test_a_diverging_run_stops_with_a_clear_message_and_keeps_its_checkpoint(small_corpus, tmp_path):
-    s = small_settings(small_corpus, mode="pairs")
-    ids, vocab = corpus_mod.load_corpus(small_corpus, min_count=s.min_count)
+def poisoned_run(corpus, tmp_path, at_call, **kw):
+    """A pairs run whose rarest word's input row becomes NaN just before step ``at_call``.
+    Returns the trainer, its checkpoint path, and the number of history points before the NaN."""
+    s = small_settings(corpus, mode="pairs", **kw)
+    ids, vocab = corpus_mod.load_corpus(corpus, min_count=s.min_count)
     ckpt = tmp_path / "checkpoint.npz"
     t = Trainer(s, ids, vocab, checkpoint_path=ckpt)
     real = train_mod.UPDATE_RULES["pairs"]
-    calls = {"n": 0}
+    seen = {"calls": 0, "logged": None}
 
     def poisoned(W_in, *args):
-        calls["n"] += 1
-        if calls["n"] == 35:
-            W_in[vocab.index[vocab.words[0]]] = np.nan      # a row blows up
+        seen["calls"] += 1
+        if seen["calls"] == at_call:
+            W_in[len(vocab) - 1] = np.nan           # a rarely used row blows up
+            seen["logged"] = len(t.history["words"])
         return real.step(W_in, *args)
 
     train_mod.UPDATE_RULES["pairs"] = dataclasses.replace(real, step=poisoned)
     try:
-        with pytest.raises(RuntimeError, match="diverged.*lower --lr"):
+        with pytest.raises(RuntimeError, match="diverged.*lower --lr") as error:
             t.run(progress=False)
     finally:
         train_mod.UPDATE_RULES["pairs"] = real
-    assert calls["n"] <= 35 + s.log_every          # stopped within one log interval
+    return t, ckpt, seen["logged"], str(error.value)
+
+
+def test_a_diverging_run_stops_at_the_next_log_point(small_corpus, tmp_path):
+    t, ckpt, logged, message = poisoned_run(small_corpus, tmp_path, 35, checkpoint_every=1e9,
+                                            log_points=200)
+    assert len(t.history["words"]) == logged > 0    # no loss was recorded after the NaN
+    assert not ckpt.exists() and "no checkpoint had been written" in message
+
+
+def test_a_diverging_run_keeps_its_last_good_checkpoint(small_corpus, tmp_path):
+    t, ckpt, _, message = poisoned_run(small_corpus, tmp_path, 35)
+    assert str(ckpt) in message
+    ids, vocab = corpus_mod.load_corpus(small_corpus, min_count=3)
     good = Trainer.resume(ckpt, ids, vocab)
-    assert np.isfinite(good.W_in).all() and good.pos.batch == 30
+    assert np.isfinite(good.W_in).all() and good.pos.batch == 34   # the step before the NaN
+
+
+def test_a_diverging_blocks_run_stops_within_one_log_interval(small_corpus, monkeypatch):
+    s = small_settings(small_corpus, mode="blocks", batch_size=16, lr=1.0, log_points=100)
+    ids, vocab = corpus_mod.load_corpus(small_corpus, min_count=s.min_count)
+    t = Trainer(s, ids, vocab)
+    rule = train_mod.UPDATE_RULES["blocks"]
+    seen = {"logged": None}
+
+    def watched(W_in, W_out, *args):
+        loss, pairs = rule.step(W_in, W_out, *args)
+        finite = np.isfinite(loss) and np.isfinite(W_in).all() and np.isfinite(W_out).all()
+        if seen["logged"] is None and not finite:      # the points logged before it blew up
+            seen["logged"] = len(t.history["words"])
+        return loss, pairs
+
+    monkeypatch.setitem(train_mod.UPDATE_RULES, "blocks", dataclasses.replace(rule, step=watched))
+    with pytest.raises(RuntimeError, match="diverged"):
+        t.run(progress=False)
+    assert seen["logged"] is not None and len(t.history["words"]) == seen["logged"]
+    assert t.pos.words_done < t.total_words / 2
+
+
+def test_cli_a_diverging_run_ends_with_one_clear_line_and_no_vectors(small_corpus, tmp_path):
+    out = tmp_path / "diverged"
+    proc = run_cli("train", "--corpus", str(small_corpus), "--out", str(out), *CLI_SMALL,
+                   *CLI_MODES["blocks"], "--lr", "1", cwd=tmp_path)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert err.strip().splitlines()[-1].startswith("error: training diverged")
+    assert "Warning" not in err and "Traceback" not in err
+    assert not list(out.glob("vectors.*"))
+
+
+@pytest.mark.parametrize("mode, batch_size", [("pairs", 256), ("blocks", 16)])
+def test_logs_probes_and_checkpoints_go_by_words_and_seconds(small_corpus, monkeypatch, mode,
+                                                             batch_size):
+    """The regime of a real run: far fewer steps a chunk than any fixed logging interval (a
+    blocks step of the real run takes 4,096 kept tokens, and a chunk 1M tokens)."""
+    s = small_settings(small_corpus, mode=mode, batch_size=batch_size, chunk_tokens=2_000,
+                       log_points=120, probe_times=4, checkpoint_every=1e-9)
+    ids, vocab = corpus_mod.load_corpus(small_corpus, min_count=s.min_count)
+    rule = train_mod.UPDATE_RULES[mode]
+    steps = []
+    monkeypatch.setitem(train_mod.UPDATE_RULES, mode, dataclasses.replace(
+        rule, n_steps=lambda data, s: steps.append(rule.n_steps(data, s)) or steps[-1]))
+    saved = []
+    monkeypatch.setattr(Trainer, "checkpoint", lambda self, path: saved.append(self.pos.words_done))
+    t = Trainer(s, ids, vocab, checkpoint_path="unused.npz").run(progress=False)
+    assert max(steps) < 50 and sum(steps) > 2 * s.log_points        # few steps a chunk
+    words = t.history["words"]
+    assert len(words) == len(t.history["loss"]) == s.log_points
+    assert np.all(np.diff(words) > 0) and words[-1] == t.total_words
+    assert np.all(np.diff(words) <= 2 * t.total_words / s.log_points)  # evenly over the run
+    assert [p["words"] for p in t.history["probes"]][-1] == t.total_words
+    assert len(t.history["probes"]) == s.probe_times
+    assert len(saved) > sum(steps) // 2 and 0 < saved[len(saved) // 2] < t.total_words
 
 
 # -- the command line -------------------------------------------------------------------------------
@@ -191,34 +262,42 @@ def run_cli(*args, cwd, **popen):
 
 
 CLI_SMALL = ["--epochs", "2", "--dim", "16", "--min-count", "3", "--batch-size", "64",
-             "--seed", "5", "--checkpoint-every", "0"]
+             "--seed", "5", "--checkpoint-every", "0.2"]
+#: Blocks mode takes 16 updates of --batch-size centres a step: smaller updates, more steps.
+CLI_MODES = {"pairs": ["--mode", "pairs"], "blocks": ["--mode", "blocks", "--batch-size", "16"]}
 
 
-def start_until_first_checkpoint(corpus, out):
+def start_until_first_checkpoint(corpus, out, *extra):
     """Start a small CLI run into ``out`` and return its process once it has written a checkpoint."""
-    proc = run_cli("train", "--corpus", str(corpus), "--out", str(out), *CLI_SMALL, cwd=out.parent)
+    proc = run_cli("train", "--corpus", str(corpus), "--out", str(out), *CLI_SMALL, *extra,
+                   cwd=out.parent)
     deadline = time.monotonic() + 120
     while not (out / "checkpoint.npz").exists() and time.monotonic() < deadline \
             and proc.poll() is None:
-        time.sleep(0.05)
+        time.sleep(0.02)
     return proc
 
 
-def test_cli_kill_9_and_resume_gives_the_vectors_of_an_uninterrupted_run(small_corpus, tmp_path):
-    full = run_cli("train", "--corpus", str(small_corpus), "--out", str(tmp_path / "a"), *CLI_SMALL,
+@pytest.mark.parametrize("mode", ["pairs", "blocks"])
+def test_cli_kill_9_and_resume_gives_the_vectors_of_an_uninterrupted_run(small_corpus, tmp_path,
+                                                                          mode):
+    args = [*CLI_SMALL, *CLI_MODES[mode]]
+    full = run_cli("train", "--corpus", str(small_corpus), "--out", str(tmp_path / "a"), *args,
                    cwd=tmp_path)
     out, err = full.communicate(timeout=300)
     assert full.returncode == 0, err
     assert "nearest neighbours" in out
 
-    proc = start_until_first_checkpoint(small_corpus, tmp_path / "b")
-    time.sleep(0.3)
+    proc = start_until_first_checkpoint(small_corpus, tmp_path / "b", *CLI_MODES[mode])
+    time.sleep(0.1)
     assert proc.poll() is None, "the run ended before it could be killed: make it longer"
-    proc.send_signal(signal.SIGKILL)
+    proc.kill()                                     # SIGKILL (TerminateProcess on Windows)
     proc.communicate()
     assert not (tmp_path / "b" / "vectors.npz").exists()
+    meta = train_mod.read_checkpoint_meta(tmp_path / "b" / "checkpoint.npz")
+    assert not meta["finished"] and meta["position"]["batch"] > 0     # killed mid-run
 
-    again = run_cli("train", "--corpus", str(small_corpus), "--out", str(tmp_path / "b"), *CLI_SMALL,
+    again = run_cli("train", "--corpus", str(small_corpus), "--out", str(tmp_path / "b"), *args,
                     cwd=tmp_path)
     _, err = again.communicate(timeout=60)
     assert again.returncode == 2 and "--resume" in err and "Traceback" not in err
@@ -229,8 +308,12 @@ def test_cli_kill_9_and_resume_gives_the_vectors_of_an_uninterrupted_run(small_c
     assert resumed.returncode == 0, err
     with np.load(tmp_path / "a" / "vectors.npz") as a, np.load(tmp_path / "b" / "vectors.npz") as b:
         np.testing.assert_array_equal(a["vectors"], b["vectors"])
+    history = [json.loads((tmp_path / run / "metrics.json").read_text())["history"]
+               for run in "ab"]
+    assert history[0] == history[1]                 # the same loss curve and probes, too
 
     metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert len(metrics["history"]["words"]) == metrics["settings"]["log_points"]
     for key in ("settings", "corpus", "raw_words_per_second", "peak_rss_mb", "history", "train_seconds"):
         assert key in metrics
     assert metrics["corpus"]["sha256"] == corpus_mod.corpus_info(small_corpus)["sha256"]
