@@ -1,7 +1,7 @@
 """Is revision B faster than revision A? An interleaved comparison for a noisy machine.
 
-    SGNS_CORPUS=<corpus> python benchmarks/bench_ab.py A B [--rounds 6] [--tokens 2000000]
-                                                           [--mode pairs]
+    SGNS_CORPUS=<corpus> python benchmarks/bench_ab.py [A [B]] [--rounds 6] [--tokens 2000000]
+                                                               [--mode pairs]
 
 On a shared machine the speed of the same code can change by half or more from one run to the
 next (59,288 to 99,636 raw words/s in benchmarks/results/ab-366d08b-f74b860.txt), more than most
@@ -10,6 +10,10 @@ and every round trains both, each in a fresh process, on the same stretch of the
 after the other and in alternating order. The ratio of a round compares two runs made close in
 time; the median ratio over the rounds is the answer. Prints the raw words/s of every run (corpus
 loading not included), each round's ratio B/A and the median.
+
+A and B default to HEAD: comparing a revision with itself shows this machine's noise, the spread
+a real difference must clear. Without SGNS_CORPUS the committed sample corpus is used (then
+--start and --tokens are cut to what it holds).
 """
 from __future__ import annotations
 
@@ -48,16 +52,18 @@ def run(tree, corpus, start, n, mode):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("a", help="the baseline revision (a commit, tag or branch)")
-    p.add_argument("b", help="the revision to compare with it")
+    p.add_argument("a", nargs="?", default="HEAD", help="the baseline revision (default HEAD)")
+    p.add_argument("b", nargs="?", default="HEAD", help="the revision to compare (default HEAD)")
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--tokens", type=int, default=2_000_000, help="corpus tokens a run")
     p.add_argument("--start", type=int, default=5_000_000, help="first token of the stretch")
     p.add_argument("--mode", default="pairs", choices=("pairs", "blocks"))
     args = p.parse_args()
-    corpus = os.environ.get("SGNS_CORPUS")
-    if not corpus or not Path(corpus).is_file():
-        sys.exit("error: set SGNS_CORPUS to a corpus file (text8 or the stand-in)")
+    corpus = os.environ.get("SGNS_CORPUS") or str(REPO / "data" / "sample_corpus.txt.gz")
+    if not Path(corpus).is_file():
+        sys.exit(f"error: the corpus {corpus} does not exist; set SGNS_CORPUS to a corpus file")
+    if not os.environ.get("SGNS_CORPUS"):                 # the sample: about 800,000 tokens
+        args.start, args.tokens = 0, min(args.tokens, 500_000)
     with tempfile.TemporaryDirectory() as tmp:
         trees = {}
         for name, rev in (("A", args.a), ("B", args.b)):

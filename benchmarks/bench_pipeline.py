@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
 
-from sgns_helpers.corpus import (corpus_info, keep_probabilities, load_corpus, resolve_corpus,
-                                 subsample)
-from sgns_helpers.sampling import NoiseSampler, skipgram_pairs
+from sgns_helpers.corpus import corpus_info, load_corpus, resolve_corpus
+from sgns_helpers.sampling import NoiseSampler, keep_probabilities, skipgram_pairs, subsample
 from sgns_helpers.train import peak_rss_mb
 
 
@@ -50,7 +48,7 @@ def main(argv=None):
     ids, vocab = load_corpus(path, min_count=args.min_count)
     t_load = time.perf_counter() - t
     rows = [("load + vocabulary", f"{t_load:.2f} s"),
-            ("peak RSS after load", f"{peak_rss_mb():.0f} MB (before: {rss0:.0f} MB)"),
+            ("peak RSS after load", f"{peak_rss_mb() or 0:.0f} MB (before: {rss0 or 0:.0f} MB)"),
             ("tokens kept / types", f"{ids.size:,} / {len(vocab):,} (min_count {args.min_count})")]
 
     rng = np.random.default_rng(0)

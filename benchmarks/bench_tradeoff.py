@@ -1,12 +1,14 @@
 """Speed against quality: blocks mode with several block sizes, shared negatives and dampings,
 beside the standard rule and gensim, one epoch each on the same corpus, in one run.
 
-    python benchmarks/bench_tradeoff.py [--epochs 1] [--out benchmarks/results/tradeoff.json]
-        [--plot docs/speed_quality.png]
+    python benchmarks/bench_tradeoff.py [--epochs 1] [--out runs/bench/tradeoff.json]
+        [--plot runs/bench/speed_quality.png]
 
 Each point is one run of benchmarks/bench_train.py (a fresh process a trainer; the corpus is
 $SGNS_CORPUS, default the committed sample). Writes the rows, each with a short label, to --out,
-and their plot (train.plot_speed_quality, as in notebook 06) to --plot.
+and their plot to --plot. (The committed benchmarks/results/tradeoff.json and
+docs/speed_quality.png came from `--out benchmarks/results/tradeoff.json --plot
+docs/speed_quality.png` on the stand-in corpus.)
 """
 from __future__ import annotations
 
@@ -37,8 +39,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "tradeoff.json"))
-    parser.add_argument("--plot", default=str(ROOT / "docs" / "speed_quality.png"))
+    parser.add_argument("--out", default=str(ROOT / "runs" / "bench" / "tradeoff.json"))
+    parser.add_argument("--plot", default=str(ROOT / "runs" / "bench" / "speed_quality.png"))
     args = parser.parse_args()
     rows, head = [], None
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,8 +58,7 @@ def main():
             rows.append(row)
             print(f"{label:<24} {row['raw_wps']:>11,.0f} raw words/s  analogy "
                   f"{100 * row['analogy']:5.1f}%  WS-353 {row['ws353']:.3f}", flush=True)
-    from sgns_helpers.embeddings import atomic_write
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    from sgns_helpers.files import atomic_write
     with atomic_write(args.out, "w") as f:
         json.dump({**head, "epochs": args.epochs, "rows": rows}, f, indent=1)
     print(f"wrote {args.out}")
@@ -66,13 +67,34 @@ def main():
 
 
 def plot(sweep, path):
-    """The speed/quality plot of a sweep's results."""
+    """The speed/quality plot of a sweep: analogy accuracy and WS-353 ρ against raw words/s (log
+    scale), one labelled point a run; this course's runs are blue circles, gensim's red squares."""
     import matplotlib
     matplotlib.use("Agg")
-    from sgns_helpers.train import plot_speed_quality
-    plot_speed_quality(sweep["rows"], path, title=(
-        f"speed vs quality after {sweep['epochs']} epoch(s) on {sweep['corpus']['name']}, "
-        f"{sweep['machine']['cores']} cores (blue: this course's trainer, red: gensim)"))
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    from sgns_helpers.files import atomic_write
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.9))
+    for ax, key, scale, ylabel in ((axes[0], "analogy", 100, "analogy accuracy (30k), %"),
+                                   (axes[1], "ws353", 1, "WS-353 Spearman ρ")):
+        for r in sweep["rows"]:
+            ours = r["trainer"].startswith("ours")
+            x, y = r["raw_wps"] / 1e3, scale * r[key]
+            ax.scatter(x, y, marker="o" if ours else "s", color="C0" if ours else "C3")
+            ax.annotate(r["label"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set(xscale="log", xlabel="raw words/s (thousands, log scale)", ylabel=ylabel)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(       # label 2, 3 and 5 of each decade
+            lambda v, _: f"{v:,.0f}" if f"{v:.0e}"[0] in "235" else ""))
+        ax.tick_params(axis="x", which="minor", labelsize=7)
+    fig.suptitle(f"speed vs quality after {sweep['epochs']} epoch(s) on {sweep['corpus']['name']}, "
+                 f"{sweep['machine']['cores']} cores (blue: this course's trainer, red: gensim)",
+                 fontsize=10)
+    fig.tight_layout()
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png", dpi=110)
 
 
 if __name__ == "__main__":

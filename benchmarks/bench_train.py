@@ -6,7 +6,7 @@ The corpus is $SGNS_CORPUS (default: the committed sample). Each (trainer, epoch
 a fresh subprocess so that its peak RSS is its own; the training time excludes loading the corpus
 and building the vocabulary, for both. Both sets of vectors are scored by the same evaluator
 (Google analogies restricted to the 30,000 most frequent words, 3CosAdd; WS-353 Spearman).
-Prints a Markdown table and writes it, with the raw results, to runs/bench_train.json.
+Prints a Markdown table and writes it, with the raw results, to runs/bench/bench_train.json.
 """
 from __future__ import annotations
 
@@ -36,12 +36,12 @@ def worker_ours(corpus, epochs, seed, out, extra):
     trainer = Trainer(settings, ids, vocab)
     trainer.run(progress=False)
     m = trainer.metrics(corpus_mod.corpus_info(corpus))
-    from sgns_helpers.embeddings import save_word2vec_text
+    from sgns_helpers.formats import save_word2vec_text
     save_word2vec_text(out, vocab.words, trainer.W_in)
     # With worker processes: the trainer's peak, plus the private memory the workers added.
-    return dict(seconds=m["train_seconds"], raw_words=trainer.vocab_total_words * epochs,
+    return dict(seconds=m["train_seconds"], raw_words=vocab.corpus_words * epochs,
                 effective_words=trainer.pos.kept_done,
-                rss=peak_rss_mb() + (trainer.workers_private_mb or 0))
+                rss=(peak_rss_mb() or 0) + (trainer.workers_private_mb or 0))
 
 
 def worker_gensim(corpus, epochs, seed, out, workers):
@@ -57,7 +57,7 @@ def worker_gensim(corpus, epochs, seed, out, workers):
     effective, raw = model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
     seconds = time.perf_counter() - t0
     model.wv.save_word2vec_format(out)
-    return dict(seconds=seconds, raw_words=raw, effective_words=effective, rss=peak_rss_mb())
+    return dict(seconds=seconds, raw_words=raw, effective_words=effective, rss=peak_rss_mb() or 0)
 
 
 def run_worker(args):
@@ -94,8 +94,8 @@ def main():
                         help="pairs, blocks (this course's trainer in that mode), blocks2 (blocks with "
                              "2 worker processes), gensim (1 worker), gensim2 (2 workers)")
     parser.add_argument("--extra", default="{}", help="JSON of extra settings for our trainer")
-    parser.add_argument("--json", default=str(ROOT / "runs" / "bench_train.json"),
-                        help="where to write the results (default runs/bench_train.json)")
+    parser.add_argument("--json", default=str(ROOT / "runs" / "bench" / "bench_train.json"),
+                        help="where to write the results (default runs/bench/bench_train.json)")
     parser.add_argument("--worker", choices=["ours", "gensim"], help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -153,8 +153,7 @@ def main():
                      f"{100 * r['analogy']:.1f}% | {100 * r['coverage']:.1f}% | {r['ws353']:.3f} |")
     table = "\n".join(lines)
     print(f"\ncorpus {info['name']} (sha256 {info['sha256'][:16]}…)\n{table}")
-    from sgns_helpers.embeddings import atomic_write
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    from sgns_helpers.files import atomic_write
     machine = {"machine": platform.machine(), "cores": os.cpu_count(),
                "processor": platform.processor() or None, "python": platform.python_version()}
     with atomic_write(args.json, "w") as f:

@@ -1,4 +1,4 @@
-"""Evaluating word vectors: nearest neighbours, analogies, word similarity and a PCA picture.
+"""Evaluating word vectors: nearest neighbours, analogies and word similarity.
 
 Every measure works on unit-normalised vectors, so a dot product is a cosine.
 
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import repo_root
-from .embeddings import atomic_write, load_vectors
+from .files import repo_root
+from .formats import load_vectors
 
 DATA_DIR = repo_root() / "data"
 DEFAULT_ANALOGIES = DATA_DIR / "questions-words.txt"
@@ -67,7 +67,7 @@ class Embeddings:
 
     @classmethod
     def from_file(cls, path):
-        """Load a ``.npz`` or word2vec text file (see :func:`.embeddings.load_vectors`)."""
+        """Load a ``.npz`` or word2vec text file (see :func:`.formats.load_vectors`)."""
         return cls(*load_vectors(path))
 
     def __len__(self):
@@ -177,12 +177,12 @@ def read_word_pairs(path):
             continue
         parts = line.lower().split()
         try:
-            if len(parts) != 3:
+            if len(parts) != 3 or not np.isfinite(float(parts[2])):
                 raise ValueError
             pairs.append((parts[0], parts[1], float(parts[2])))
         except ValueError:
-            raise ValueError(f"{path}: line {line_no} should be 'word1 word2 score', got "
-                             f"{line[:60]!r}") from None
+            raise ValueError(f"{path}: line {line_no} should be 'word1 word2 score' with a "
+                             f"finite number as the score, got {line[:60]!r}") from None
     if not pairs:
         raise ValueError(f"{path} holds no word pairs: is it the right file?")
     return pairs
@@ -357,8 +357,8 @@ def _default_file(given, default, option):
     if given is not None:
         return Path(given)
     if not default.exists():
-        raise FileNotFoundError(f"the default evaluation file {default} is missing: pass "
-                                f"{option} PATH (e.g. ../shared/data/eval/{default.name})")
+        raise FileNotFoundError(f"the default evaluation file {default} is missing: restore it "
+                                f"with git checkout -- data/{default.name}, or pass {option} PATH")
     return default
 
 
@@ -421,163 +421,3 @@ def format_report(result):
     lines.append(f"Word similarity: Spearman rho {'-' if rho is None else f'{rho:.3f}'} over "
                  f"{pct(result['similarity_coverage']).strip()} of the pairs")
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------------------
-# The PCA picture
-# ------------------------------------------------------------------------------------------------
-
-_CAPITALS = [("france", "paris"), ("germany", "berlin"), ("italy", "rome"), ("spain", "madrid"),
-             ("russia", "moscow"), ("japan", "tokyo"), ("china", "beijing"),
-             ("greece", "athens"), ("egypt", "cairo"), ("poland", "warsaw")]
-_GENDER = [("man", "woman"), ("king", "queen"), ("boy", "girl"), ("father", "mother"),
-           ("son", "daughter"), ("brother", "sister"), ("husband", "wife"), ("uncle", "aunt")]
-_TENSES = [("go", "went"), ("take", "took"), ("see", "saw"), ("give", "gave"),
-           ("write", "wrote"), ("come", "came"), ("know", "knew"), ("find", "found")]
-
-# Three pictures that work on text8-like corpora: {theme: (groups, arrows)}. Each arrow goes from
-# the first word of a pair to the second.
-DEFAULT_PCA_THEMES = {
-    "countries and capitals": ({"country": [p[0] for p in _CAPITALS],
-                                "capital": [p[1] for p in _CAPITALS]}, _CAPITALS),
-    "family words by gender": ({"male": [p[0] for p in _GENDER],
-                                "female": [p[1] for p in _GENDER]}, _GENDER),
-    "verb tenses": ({"present": [p[0] for p in _TENSES],
-                     "past": [p[1] for p in _TENSES]}, _TENSES),
-}
-# All three themes in one picture.
-DEFAULT_PCA_GROUPS = {label: words for groups, _ in DEFAULT_PCA_THEMES.values()
-                      for label, words in groups.items()}
-DEFAULT_PCA_ARROWS = [pair for _, arrows in DEFAULT_PCA_THEMES.values() for pair in arrows]
-
-
-def _place_labels(ax, xy, labels, colors):
-    """Annotate each point, choosing for each label the first of eight positions around its point
-    whose box overlaps no label placed before it and no other point (else the least-bad one)."""
-    fig = ax.figure
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    to_px = ax.transData.transform
-    points_px = to_px(xy)                                                 # (n, 2)
-    r = 4.0                                                              # a marker's half-size, px
-    point_boxes = np.c_[points_px - r, points_px + r]                     # (n, 4)
-    offsets = [(5, 4, "left", "bottom"), (5, -4, "left", "top"), (-5, 4, "right", "bottom"),
-               (-5, -4, "right", "top"), (0, 7, "center", "bottom"), (0, -7, "center", "top"),
-               (9, 0, "left", "center"), (-9, 0, "right", "center")]
-    placed = []                                                           # boxes (x0, y0, x1, y1)
-
-    def overlap(box, boxes):
-        if not len(boxes):
-            return 0.0
-        boxes = np.asarray(boxes)
-        w = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-        h = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-        return float((w * h).sum())
-
-    order = np.argsort(points_px[:, 0])                                   # left to right
-    for k in order:
-        best = None
-        others = np.delete(point_boxes, k, axis=0)
-        for dx, dy, ha, va in offsets:
-            text = ax.annotate(labels[k], xy[k], xytext=(dx, dy), textcoords="offset points",
-                               ha=ha, va=va, fontsize=9, color=colors[k])
-            e = text.get_window_extent(renderer)
-            box = (e.x0, e.y0, e.x1, e.y1)
-            cost = overlap(box, placed) * 4 + overlap(box, others)
-            if best is None or cost < best[0]:
-                if best is not None:
-                    best[1].remove()
-                best = (cost, text, box)
-            else:
-                text.remove()
-            if cost == 0:
-                break
-        placed.append(best[2])
-
-
-def pca_plot(emb, groups, path=None, arrows=None, fit_on="plotted", title="Word vectors",
-             ax=None, figsize=(7.5, 6)):
-    """Project chosen words to 2-D with PCA and draw them, one colour per group.
-
-    The unit vectors are projected (so the picture is about directions, as cosines are). Words not
-    in the vocabulary are skipped and named in a note under the plot.
-
-    Args:
-        emb: an :class:`Embeddings`.
-        groups: {label: [words]}; each group gets a colour and a legend entry.
-        path: if given, the figure is also saved there as a PNG (atomically).
-        arrows: pairs ``(from_word, to_word)`` drawn as arrows, e.g. country → capital.
-        fit_on: ``"plotted"`` fits the PCA on the plotted words only; an int N fits it on the N
-            most frequent words (the title says which).
-        title: first line of the title.
-        ax: draw into these axes instead of a new figure.
-        figsize: size of a new figure, inches.
-
-    Returns:
-        the matplotlib ``Figure``.
-    """
-    import matplotlib.pyplot as plt
-    from sklearn.decomposition import PCA
-
-    if not groups:
-        raise ValueError("groups is empty: give {label: [words]} to plot")
-    shown, labels, colour_of, skipped = [], [], [], []
-    palette = plt.get_cmap("tab10").colors
-    for g, (label, words) in enumerate(groups.items()):
-        for w in words:
-            if w in emb.index and w not in shown:
-                shown.append(w)
-                labels.append(label)
-                colour_of.append(palette[g % len(palette)])
-            elif w not in emb.index:
-                skipped.append(w)
-    if len(shown) < 2:
-        raise ValueError(f"only {len(shown)} of the words are in the vocabulary: a PCA picture "
-                         "needs at least 2")
-    rows = np.array([emb.index[w] for w in shown])
-    if fit_on == "plotted":
-        fit_rows, how = rows, f"PCA fitted on the {len(shown)} plotted words"
-    elif isinstance(fit_on, (int, np.integer)) and not isinstance(fit_on, bool) and fit_on >= 2:
-        n = min(int(fit_on), len(emb.words))
-        fit_rows, how = np.arange(n), f"PCA fitted on the {n:,} most frequent words"
-    else:
-        raise ValueError(f"fit_on must be 'plotted' or a number of words >= 2, got {fit_on!r}")
-    pca = PCA(n_components=2, random_state=0).fit(emb.vectors[fit_rows])
-    xy = pca.transform(emb.vectors[rows])                                 # (n, 2)
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
-    fig = ax.figure
-    for g, label in enumerate(groups):
-        mine = [k for k, lab in enumerate(labels) if lab == label]
-        if mine:
-            ax.scatter(xy[mine, 0], xy[mine, 1], s=28, color=palette[g % len(palette)],
-                       label=label, zorder=3)
-    at = {w: xy[k] for k, w in enumerate(shown)}
-    for pair in arrows or []:
-        start, end = pair
-        if start in at and end in at:
-            ax.annotate("", xy=at[end], xytext=at[start], zorder=2,
-                        arrowprops=dict(arrowstyle="-|>", color="0.55", lw=1.0, alpha=0.8,
-                                        shrinkA=5, shrinkB=5, mutation_scale=10))
-    # Room for the labels before measuring them.
-    span = np.ptp(xy, axis=0)
-    span = np.where(span > 0, span, 1)
-    ax.set_xlim(xy[:, 0].min() - 0.08 * span[0], xy[:, 0].max() + 0.15 * span[0])
-    ax.set_ylim(xy[:, 1].min() - 0.08 * span[1], xy[:, 1].max() + 0.08 * span[1])
-    ratio = pca.explained_variance_ratio_
-    ax.set_xlabel(f"PC 1 ({100 * ratio[0]:.0f}% of the variance it was fitted on)")
-    ax.set_ylabel(f"PC 2 ({100 * ratio[1]:.0f}%)")
-    ax.set_title(f"{title}\n{how}", fontsize=11)
-    ax.legend(loc="best", fontsize=9, framealpha=0.85)
-    ax.grid(alpha=0.25)
-    _place_labels(ax, xy, shown, colour_of)
-    if skipped:
-        names = ", ".join(skipped[:12]) + (", …" if len(skipped) > 12 else "")
-        ax.annotate(f"not in the vocabulary, skipped: {names}", (0, 0), xycoords="axes fraction",
-                    xytext=(0, -34), textcoords="offset points", fontsize=8, color="0.4",
-                    va="top")
-    if path is not None:
-        with atomic_write(path, "wb") as f:
-            fig.savefig(f, format="png", dpi=110)
-    return fig

@@ -1,21 +1,117 @@
-"""The sampling stage: noise words from unigram^0.75, skip-gram pairs with a dynamic window, and
-shuffled batches.
+"""The sampling stage, drawn afresh every epoch: subsampling of frequent words, the dynamic
+window's skip-gram pairs, and noise words from unigram^0.75.
 
 Everything random takes a ``numpy.random.Generator`` from the caller, so one seed reproduces a run.
 
-Data flow for one chunk of (subsampled) token ids::
+Data flow for one chunk of token ids (``train.prepare_chunk`` does the first three)::
 
-    ids (n,) → skipgram_pairs → centers, contexts (P,) → shuffled_batches → (B,), (B,)
-    NoiseSampler(vocab.counts).sample(rng, (B, K)) → negatives (B, K)
-
-(The trainer draws the shuffle of a chunk's pairs up front, in ``train.prepare_chunk``, so that a
-checkpoint taken between two batches can resume exactly; ``shuffled_batches`` is the same idea as
-a generator.)
+    ids (n,) → subsample(ids, keep_probabilities(counts, t), rng) → kept (m,)
+             → skipgram_pairs(kept, window, rng) → centers, contexts (P,) → shuffled
+    NoiseSampler(counts).sample(rng, (B, K)) → negatives (B, K), a batch at a time
 """
 from __future__ import annotations
 
 import numpy as np
 
+# ---------------------------------------------------------------------------------------------
+# Subsampling of frequent words
+# ---------------------------------------------------------------------------------------------
+
+
+def keep_probabilities(counts, sample) -> np.ndarray:
+    """word2vec's probability of keeping each occurrence of a word when subsampling.
+
+    With f the word's count, N the total count and t = ``sample``:
+    ``keep = (sqrt(f / (t N)) + 1) · t N / f``, clipped to at most 1. Words with relative
+    frequency f/N below about 2.6·t are always kept; a word at f/N = 100·t keeps about 11 %.
+
+    Args:
+        counts: ``(V,)`` word counts.
+        sample: the threshold t > 0 (word2vec's ``-sample``, e.g. 1e-3 or 1e-4). There is no
+            "off" value: 0 is rejected rather than silently read as "keep everything".
+            ``sample=1`` keeps every token.
+    Returns:
+        ``(V,)`` float64 probabilities in (0, 1].
+    """
+    sample = float(sample)
+    if not sample > 0:
+        raise ValueError(f"sample must be > 0 (got {sample}); it is the subsampling threshold, "
+                         f"e.g. 1e-3 or 1e-4, and sample=1 keeps every token")
+    f = np.asarray(counts, dtype=np.float64)                     # (V,)
+    if f.ndim != 1 or f.size == 0 or np.any(f <= 0):
+        raise ValueError("counts must be a non-empty 1-D array of positive word counts")
+    tN = sample * f.sum()
+    return np.minimum((np.sqrt(f / tN) + 1.0) * tN / f, 1.0)
+
+
+def subsample(ids, keep_prob, rng) -> np.ndarray:
+    """Keep each token of ``ids`` with probability ``keep_prob[id]``, independently.
+
+    Args:
+        ids: ``(N,)`` integer word ids.
+        keep_prob: ``(V,)`` from :func:`keep_probabilities`.
+        rng: a ``numpy.random.Generator``; the same state gives the same result.
+    Returns:
+        ``(M,)`` int32, the kept ids in their original order.
+    """
+    ids = np.asarray(ids)
+    keep_prob = np.asarray(keep_prob, dtype=np.float64)
+    kept = []
+    step = 1 << 20                                               # bounded temporaries
+    for start in range(0, ids.size, step):
+        block = ids[start:start + step]
+        kept.append(block[rng.random(block.size) < keep_prob[block]])
+    if not kept:
+        return np.zeros(0, dtype=np.int32)
+    return np.concatenate(kept).astype(np.int32, copy=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Skip-gram pairs with a dynamic window
+# ---------------------------------------------------------------------------------------------
+
+def dynamic_windows(n, window, rng) -> np.ndarray:
+    """word2vec's dynamic window: each of ``n`` positions draws its reach b uniformly from
+    1..``window``. Returns ``(n,)`` int64."""
+    if int(window) != window or window < 1:
+        raise ValueError(f"window must be an integer ≥ 1 (got {window})")
+    return rng.integers(1, int(window) + 1, size=n)
+
+
+def skipgram_pairs(ids, window, rng):
+    """(centre, context) pairs of one chunk of token ids with word2vec's dynamic window.
+
+    Each position i draws its reach b_i (:func:`dynamic_windows`) and is paired with the tokens
+    at offsets 1..b_i on both sides, inside the chunk only: pairs never reach past either end of
+    ``ids``. So a context at distance d is used with probability (window − d + 1) / window, and a
+    token away from the ends makes 2·E[b] = window + 1 pairs on average.
+
+    Args:
+        ids: ``(n,)`` integer token ids, in corpus order (after subsampling).
+        window: the maximum distance, ≥ 1.
+        rng: a ``numpy.random.Generator`` (draws the n window sizes).
+    Returns:
+        ``(centers, contexts)``: two ``(P,)`` int32 arrays, grouped by distance (shuffle them).
+    """
+    ids = np.asarray(ids).astype(np.int32, copy=False)
+    n = ids.size
+    b = dynamic_windows(n, window, rng)                         # (n,) each position's reach
+    centers, contexts = [], []
+    for d in range(1, min(int(window), n - 1) + 1):
+        right = b[:-d] >= d                                     # (n-d,) centre i, context i + d
+        centers.append(ids[:-d][right])
+        contexts.append(ids[d:][right])
+        left = b[d:] >= d                                       # (n-d,) centre i, context i - d
+        centers.append(ids[d:][left])
+        contexts.append(ids[:-d][left])
+    if not centers:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32)
+    return np.concatenate(centers), np.concatenate(contexts)   # (P,), (P,)
+
+
+# ---------------------------------------------------------------------------------------------
+# Noise words
+# ---------------------------------------------------------------------------------------------
 
 def noise_distribution(counts, power=0.75) -> np.ndarray:
     """The noise distribution P_n(w) = count(w)^power / Σ_v count(v)^power.
@@ -34,7 +130,7 @@ def noise_distribution(counts, power=0.75) -> np.ndarray:
     return weights / weights.sum()
 
 
-def _alias_table(p):
+def alias_table(p):
     """Walker's alias table for the distribution ``p`` (Vose's construction).
 
     Column i of a V-column table holds word i with probability ``accept[i]`` and word
@@ -68,11 +164,12 @@ class NoiseSampler:
 
     Attributes:
         p: ``(V,)`` float64 noise probabilities.
+        accept, alias: the alias table (:func:`alias_table`).
     """
 
     def __init__(self, counts, power=0.75):
         self.p = noise_distribution(counts, power)
-        self._accept, self._alias = _alias_table(self.p)
+        self.accept, self.alias = alias_table(self.p)
 
     def __len__(self):
         return self.p.size
@@ -93,54 +190,19 @@ class NoiseSampler:
         x = rng.random(shape) * self.p.size                     # one uniform gives both parts:
         column = x.astype(np.intp)                              # which column (uniform in 0..V-1)
         x -= column                                             # and a fresh uniform in [0, 1)
-        return np.where(x < self._accept[column], column, self._alias[column]).astype(np.int32)
+        return np.where(x < self.accept[column], column, self.alias[column]).astype(np.int32)
 
 
-def skipgram_pairs(ids, window, rng):
-    """(centre, context) pairs of one chunk of token ids with word2vec's dynamic window.
+def zipf_batch(V, B, K, rng, exponent=1.0, noise_power=0.75):
+    """A synthetic batch whose ids repeat the way words in text do (for experiments).
 
-    Each position i draws b_i uniformly from 1..window and is paired with the tokens at offsets
-    1..b_i on both sides, inside the chunk only: pairs never reach past either end of ``ids``.
-    So a context at distance d is used with probability (window − d + 1) / window, and a token
-    away from the ends makes 2·E[b] = window + 1 pairs on average.
+    Word r (0-based rank) has probability ∝ 1/(r+1)^exponent (Zipf's law); centres and contexts
+    are drawn from it and negatives from it raised to ``noise_power`` (word2vec's noise
+    distribution). Real training subsamples frequent words, so real batches repeat somewhat less.
 
-    Args:
-        ids: ``(n,)`` integer token ids, in corpus order (after subsampling).
-        window: the maximum distance, ≥ 1.
-        rng: a ``numpy.random.Generator`` (draws the n window sizes).
     Returns:
-        ``(centers, contexts)``: two ``(P,)`` int32 arrays, grouped by distance (shuffle them).
+        ``(centers (B,), contexts (B,), negatives (B, K))`` as int64 arrays.
     """
-    if int(window) != window or window < 1:
-        raise ValueError(f"window must be an integer ≥ 1 (got {window})")
-    window = int(window)
-    ids = np.asarray(ids).astype(np.int32, copy=False)
-    n = ids.size
-    b = rng.integers(1, window + 1, size=n)                     # (n,) each position's reach
-    centers, contexts = [], []
-    for d in range(1, min(window, n - 1) + 1):
-        right = b[:-d] >= d                                     # (n-d,) centre i, context i + d
-        centers.append(ids[:-d][right])
-        contexts.append(ids[d:][right])
-        left = b[d:] >= d                                       # (n-d,) centre i, context i - d
-        centers.append(ids[d:][left])
-        contexts.append(ids[:-d][left])
-    if not centers:
-        return np.zeros(0, np.int32), np.zeros(0, np.int32)
-    return np.concatenate(centers), np.concatenate(contexts)   # (P,), (P,)
-
-
-def shuffled_batches(centers, contexts, batch_size, rng):
-    """Yield ``(centers_b, contexts_b)`` of ``batch_size`` pairs in a random order.
-
-    Every pair appears exactly once; the last batch holds the remainder and may be smaller.
-    """
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer ≥ 1 (got {batch_size})")
-    batch_size = int(batch_size)
-    if len(centers) != len(contexts):
-        raise ValueError(f"{len(centers)} centres but {len(contexts)} contexts")
-    order = rng.permutation(len(centers))
-    for start in range(0, order.size, batch_size):
-        take = order[start:start + batch_size]                  # (B,)
-        yield centers[take], contexts[take]
+    weights = 1.0 / np.arange(1, V + 1) ** exponent
+    words, noise = weights / weights.sum(), noise_distribution(weights, noise_power)
+    return rng.choice(V, B, p=words), rng.choice(V, B, p=words), rng.choice(V, (B, K), p=noise)

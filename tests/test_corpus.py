@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from sgns_helpers import corpus
-from sgns_helpers.corpus import (Vocab, corpus_info, download_text8, keep_probabilities,
-                                 load_corpus, read_words, resolve_corpus, subsample, to_text8,
+from sgns_helpers.corpus import (Vocab, corpus_info, download_text8,
+                                 load_corpus, read_words, resolve_corpus, to_text8,
                                  verify_text8_zip)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -186,46 +186,6 @@ def test_min_count_that_empties_the_vocabulary(corpus_files):
         load_corpus(corpus_files[0], min_count=0)
 
 
-# ---------------------------------------------------------------- subsampling
-
-def test_keep_probabilities_follow_word2vecs_formula():
-    counts = np.array([50_000, 10_000, 1_000, 100, 10, 1])
-    N, t = counts.sum(), 1e-3
-    keep = keep_probabilities(counts, t)
-    assert keep.dtype == np.float64
-    for f, k in zip(counts, keep):
-        assert k == pytest.approx(min(1.0, (np.sqrt(f / (t * N)) + 1) * (t * N) / f), rel=1e-12)
-    assert keep[0] < keep[1] < keep[2] < 1.0 and np.all(keep[3:] == 1.0)
-    # sample = 1 keeps everything; a smaller threshold keeps less.
-    assert np.all(keep_probabilities(counts, 1.0) == 1.0)
-    assert np.all(keep_probabilities(counts, 1e-4) <= keep)
-
-
-@pytest.mark.parametrize("sample", [0, -1e-3, float("nan")])
-def test_sample_must_be_positive(sample):
-    with pytest.raises(ValueError) as e:
-        keep_probabilities([5, 3], sample)
-    assert "sample must be > 0" in one_line(e)
-
-
-def test_subsample_keep_rates_match_the_formula():
-    counts = np.array([400_000, 100_000, 20_000, 5_000, 1_000])
-    ids = np.repeat(np.arange(counts.size, dtype=np.int32), counts)
-    np.random.default_rng(0).shuffle(ids)
-    keep = keep_probabilities(counts, 1e-2)
-    kept = subsample(ids, keep, np.random.default_rng(1))
-    assert kept.dtype == np.int32
-    rate = np.bincount(kept, minlength=counts.size) / counts
-    sd = np.sqrt(keep * (1 - keep) / counts)
-    assert np.all(np.abs(rate - keep) <= 5 * sd + 1e-12)
-    assert keep[-1] == 1.0 and rate[-1] == 1.0
-    # Order kept: the kept tokens are a subsequence of the input (check on a short prefix).
-    short = subsample(ids[:2000], keep, np.random.default_rng(2))
-    it = iter(ids[:2000].tolist())
-    assert all(any(x == y for y in it) for x in short.tolist())
-    np.testing.assert_array_equal(kept, subsample(ids, keep, np.random.default_rng(1)))
-
-
 # ---------------------------------------------------------------- download
 
 OPENING = b" anarchism originated as a term of abuse"
@@ -390,13 +350,6 @@ def test_resolve_corpus(tmp_path, monkeypatch, corpus_files):
     with pytest.raises(FileNotFoundError) as e:
         resolve_corpus()
     assert "gone.gz" in one_line(e) and "SGNS_CORPUS" in str(e.value)
-
-
-def test_data_dir(monkeypatch, tmp_path):
-    monkeypatch.delenv("SGNS_DATA", raising=False)
-    assert corpus.data_dir() == REPO / "data"
-    monkeypatch.setenv("SGNS_DATA", str(tmp_path))
-    assert corpus.data_dir() == tmp_path
 
 
 # ---------------------------------------------------------------- the committed data

@@ -11,12 +11,10 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from sgns_helpers.embeddings import save_npz, save_word2vec_text  # noqa: E402
-from sgns_helpers.evaluate import (DEFAULT_ANALOGIES, DEFAULT_PCA_ARROWS,  # noqa: E402
-                                   DEFAULT_PCA_GROUPS, DEFAULT_SIMILARITY,
-                                   DEFAULT_PCA_THEMES, Embeddings, analogy_accuracy,
-                                   evaluate_vectors, format_report, pca_plot, read_analogies,
-                                   word_similarity)
+from sgns_helpers.evaluate import (DEFAULT_ANALOGIES, DEFAULT_SIMILARITY,  # noqa: E402
+                                   Embeddings, analogy_accuracy, evaluate_vectors, format_report,
+                                   read_analogies, word_similarity)
+from sgns_helpers.formats import save_npz, save_word2vec_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -390,46 +388,3 @@ def test_command_line(saved_vectors, questions_file, wordsim_file, tmp_path):
     broken.write_text("3 2\na 1 2\n")
     done = run_cli(broken, "--analogies", questions_file, "--similarity", wordsim_file)
     assert done.returncode != 0 and "truncated" in done.stderr and "Traceback" not in done.stderr
-
-
-# ------------------------------------------------------------------------------------------------
-# The PCA picture
-# ------------------------------------------------------------------------------------------------
-
-def test_pca_plot_draws_and_saves(tmp_path):
-    import matplotlib.pyplot as plt
-
-    emb = Embeddings(*toy_embeddings())
-    groups = {"countries": ["france", "italy", "atlantis"], "capitals": ["paris", "rome"],
-              "people": ["man", "woman", "king", "queen"]}
-    arrows = [("france", "paris"), ("italy", "rome"), ("atlantis", "nowhere")]
-    png = tmp_path / "pca.png"
-    fig = pca_plot(emb, groups, path=png, arrows=arrows, title="Toy")
-    assert isinstance(fig, matplotlib.figure.Figure)
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    ax = fig.axes[0]
-    assert "fitted on the 8 plotted words" in ax.get_title()
-    texts = [t.get_text() for t in ax.texts]
-    assert {"france", "paris", "king"} <= set(texts) and "atlantis" not in texts
-    assert any("skipped: atlantis" in t for t in texts)
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(groups)
-    assert sum(1 for t in ax.texts if t.arrow_patch is not None and not t.get_text()) == 2
-    plt.close(fig)
-
-    fig = pca_plot(emb, groups, fit_on=10)
-    assert "fitted on the 10 most frequent words" in fig.axes[0].get_title()
-    plt.close(fig)
-    with pytest.raises(ValueError, match="fit_on"):
-        pca_plot(emb, groups, fit_on="everything")
-    with pytest.raises(ValueError, match="at least 2"):
-        pca_plot(emb, {"g": ["atlantis", "king"]})
-
-
-def test_default_pca_groups_fit_together():
-    assert set(DEFAULT_PCA_GROUPS) == {label for groups, _ in DEFAULT_PCA_THEMES.values()
-                                       for label in groups}
-    words = {w for ws in DEFAULT_PCA_GROUPS.values() for w in ws}
-    assert all(a in words and b in words for a, b in DEFAULT_PCA_ARROWS)
-    for groups, arrows in DEFAULT_PCA_THEMES.values():
-        first, second = groups.values()
-        assert list(zip(first, second)) == arrows

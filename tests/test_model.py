@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sgns_helpers.functions import log_sigmoid, sigmoid
+from sgns_helpers.functions import sigmoid
 from sgns_helpers.gradcheck import numerical_gradient, relative_error
 from sgns_helpers.model import example_loss_and_grads
 
@@ -80,10 +80,8 @@ def test_bad_shapes_raise():
 # ------------------------------------------------------------------------------------------
 
 from sgns_helpers.gradcheck import check_gradients  # noqa: E402
-from sgns_helpers.model import (  # noqa: E402
-    SCATTER_STRATEGIES, format_scatter_table, loss_and_grads, sgd_step,
-    time_scatter_strategies, zipf_batch,
-)
+from sgns_helpers.model import loss_and_grads, scatter_step, sgd_step, summing_matrix  # noqa: E402
+from sgns_helpers.sampling import zipf_batch  # noqa: E402
 
 
 def repeated_batch(rng, V=7, D=4, B=6, K=3, dtype=np.float64):
@@ -209,22 +207,20 @@ def expected_step(batch, lr, damping=0.0):
     return W_in64 - lr * B * scale_in * dW_in, W_out64 - lr * B * scale_out * dW_out
 
 
-@pytest.mark.parametrize("scatter", SCATTER_STRATEGIES)
 @pytest.mark.parametrize("seed", range(3))
-def test_sgd_step_equals_sum_scaled_gradient_step(scatter, seed):
+def test_sgd_step_equals_sum_scaled_gradient_step(seed):
     rng = np.random.default_rng(20 + seed)
     batch = repeated_batch(rng, V=8, D=5, B=40, K=5)        # 40 examples over 8 words
     W_in_new, W_out_new = expected_step(batch, lr=0.05)
     loss = loss_and_grads(*batch)[0]
     W_in, W_out = batch[0].copy(), batch[1].copy()
-    returned = sgd_step(W_in, W_out, *batch[2:], 0.05, scatter=scatter)
+    returned = sgd_step(W_in, W_out, *batch[2:], 0.05)
     assert isinstance(returned, float) and returned == pytest.approx(loss, rel=1e-12)
     np.testing.assert_allclose(W_in, W_in_new, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(W_out, W_out_new, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("scatter", SCATTER_STRATEGIES)
-def test_scatter_strategies_agree_with_np_add_at_on_a_zipf_batch(scatter):
+def test_sgd_step_agrees_with_np_add_at_on_a_zipf_batch():
     rng = np.random.default_rng(30)
     V, D, B, K = 500, 16, 256, 5
     W_in, W_out = rng.normal(scale=0.3, size=(2, V, D))
@@ -238,18 +234,17 @@ def test_scatter_strategies_agree_with_np_add_at_on_a_zipf_batch(scatter):
     np.add.at(ref_in, centers, -0.1 * np.einsum("bk,bkd->bd", g, U))
     np.add.at(ref_out, contexts, -0.1 * g[:, :1] * v_w)
     np.add.at(ref_out, negatives, -0.1 * g[:, 1:, None] * v_w[:, None, :])
-    sgd_step(W_in, W_out, centers, contexts, negatives, 0.1, scatter=scatter)
+    sgd_step(W_in, W_out, centers, contexts, negatives, 0.1)
     np.testing.assert_allclose(W_in, ref_in, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(W_out, ref_out, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("scatter", SCATTER_STRATEGIES)
 @pytest.mark.parametrize("damping", [0.0, 0.5, 1.0, 0.3])
-def test_damping_scales_each_rows_summed_update_by_its_count(scatter, damping):
+def test_damping_scales_each_rows_summed_update_by_its_count(damping):
     batch = repeated_batch(np.random.default_rng(40), V=8, D=5, B=30, K=4)
     W_in_new, W_out_new = expected_step(batch, lr=0.1, damping=damping)
     W_in, W_out = batch[0].copy(), batch[1].copy()
-    sgd_step(W_in, W_out, *batch[2:], 0.1, scatter=scatter, damping=damping)
+    sgd_step(W_in, W_out, *batch[2:], 0.1, damping=damping)
     np.testing.assert_allclose(W_in, W_in_new, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(W_out, W_out_new, rtol=1e-12, atol=1e-14)
 
@@ -269,15 +264,14 @@ def test_damping_one_moves_a_repeated_row_by_the_mean_update_and_leaves_single_r
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("scatter", SCATTER_STRATEGIES)
-def test_sgd_step_keeps_dtype_touches_only_rows_in_the_batch_and_lowers_the_loss(dtype, scatter):
+def test_sgd_step_keeps_dtype_touches_only_rows_in_the_batch_and_lowers_the_loss(dtype):
     rng = np.random.default_rng(50)
     V, D, B, K = 300, 12, 64, 5
     W_in = rng.normal(scale=0.3, size=(V, D)).astype(dtype)
     W_out = rng.normal(scale=0.3, size=(V, D)).astype(dtype)
     centers, contexts, negatives = zipf_batch(V, B, K, rng)
     before_in, before_out = W_in.copy(), W_out.copy()
-    loss = sgd_step(W_in, W_out, centers, contexts, negatives, 0.02, scatter=scatter)
+    loss = sgd_step(W_in, W_out, centers, contexts, negatives, 0.02)
     assert W_in.dtype == W_out.dtype == dtype and isinstance(loss, float)
     changed_in = np.flatnonzero((W_in != before_in).any(1))
     changed_out = np.flatnonzero((W_out != before_out).any(1))
@@ -293,8 +287,6 @@ def test_sgd_step_keeps_dtype_touches_only_rows_in_the_batch_and_lowers_the_loss
 
 
 def test_sgd_step_is_right_when_batch_sizes_change_between_calls():
-    # The scratch buffers are reused across calls; a smaller batch after a larger must not see
-    # stale rows.
     rng = np.random.default_rng(60)
     for B in (50, 7, 33, 1):
         batch = repeated_batch(rng, V=9, D=4, B=max(B, 6), K=3)
@@ -303,33 +295,6 @@ def test_sgd_step_is_right_when_batch_sizes_change_between_calls():
         sgd_step(W_in, W_out, *batch[2:], 0.1)
         np.testing.assert_allclose(W_in, W_in_new, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(W_out, W_out_new, rtol=1e-12, atol=1e-14)
-
-
-def test_the_fast_paths_give_the_bits_of_the_plain_ones(monkeypatch):
-    # sgd_step's speed-ups (the CSR kernel called directly, the table of n^(-d), rows written
-    # as records, no argument checks) must not change a single bit of the result.
-    from sgns_helpers import model
-    rng = np.random.default_rng(61)
-    V, D, B, K = 400, 16, 256, 5
-    W_in = rng.normal(scale=0.3, size=(V, D)).astype(np.float32)
-    W_out = rng.normal(scale=0.3, size=(V, D)).astype(np.float32)
-    batches = [zipf_batch(V, B, K, rng) for _ in range(3)]
-
-    def run(**kwargs):
-        a, b = W_in.copy(), W_out.copy()
-        losses = [sgd_step(a, b, *batch, 0.05, damping=0.5, **kwargs) for batch in batches]
-        return a, b, losses
-
-    fast = run(check=False)
-    with monkeypatch.context() as m:
-        m.setattr(model, "_csr_matvecs", None)                           # scipy's public route
-        m.setattr(model, "_damping_factors", lambda counts, d: counts ** -float(d))
-        m.setattr(model, "_records", lambda A: A)                        # W[uniq] = rows
-        plain = run()
-    assert all(np.array_equal(x, y) for x, y in zip(fast[:2], plain[:2]))
-    assert fast[2] == plain[2]
-    counts = np.array([1, 2, 3, 7, 5000, 2])
-    assert np.array_equal(model._damping_factors(counts, 0.35), counts ** -0.35)
 
 
 def test_a_step_on_weights_that_are_not_c_contiguous():
@@ -345,12 +310,8 @@ def test_a_step_on_weights_that_are_not_c_contiguous():
 def test_sgd_step_rejects_bad_settings():
     W_in, W_out = np.zeros((5, 2)), np.zeros((5, 2))
     ids = (np.array([0, 1]), np.array([1, 2]), np.array([[3], [4]]))
-    with pytest.raises(ValueError, match="scatter"):
-        sgd_step(W_in, W_out, *ids, 0.1, scatter="gather")
     with pytest.raises(ValueError, match="damping"):
         sgd_step(W_in, W_out, *ids, 0.1, damping=-0.5)
-    with pytest.raises(ValueError, match="learning rate"):
-        sgd_step(W_in, W_out, *ids, float("nan"))
     with pytest.raises(ValueError, match="separate"):
         sgd_step(W_in, W_in, *ids, 0.1)
 
@@ -365,192 +326,29 @@ def test_zipf_batch_shapes_range_and_repeats():
     assert np.mean(negatives == 0) < np.mean(np.concatenate((centers, contexts)) == 0)
 
 
-def test_time_scatter_strategies_returns_a_row_per_strategy_and_batch_size():
-    rows = time_scatter_strategies((16, 32), V=200, D=8, K=3, seconds=0.0)
-    assert [(r["strategy"], r["B"]) for r in rows] == \
-        [(s, B) for B in (16, 32) for s in SCATTER_STRATEGIES]
-    for r in rows:
-        assert r["us_per_batch"] > 0
-        assert r["pairs_per_s"] == pytest.approx(r["B"] / (r["us_per_batch"] * 1e-6))
-    table = format_scatter_table(rows)
-    assert len(table.splitlines()) == 1 + len(rows) and "sparse" in table
+def test_summing_matrix_adds_rows_by_id_in_order_of_occurrence():
+    ids = np.array([5, 2, 5, 9, 2, 5])
+    X = np.arange(12.0).reshape(6, 2)
+    S, uniq, counts, first = summing_matrix(ids)
+    assert uniq.tolist() == [2, 5, 9] and counts.tolist() == [2, 3, 1]
+    assert first.tolist() == [1, 0, 3]
+    np.testing.assert_array_equal(S @ X, [X[1] + X[4], X[0] + X[2] + X[5], X[3]])
+    assert S.indices.tolist() == [1, 4, 0, 2, 5, 3]          # each row in order of occurrence
+    w, src = np.array([1.0, 2, 3, 4, 5, 6]), np.array([0, 0, 1, 1, 2, 2])
+    S, _, _, _ = summing_matrix(ids, weights=w, src=src, n_src=3)
+    np.testing.assert_array_equal(S @ X[:3], [2 * X[0] + 5 * X[2], X[0] + 3 * X[1] + 6 * X[2],
+                                              4 * X[1]])
 
 
-# -- the block update ---------------------------------------------------------------------------------
-
-from sgns_helpers.model import block_step, plan_blocks, run_block_plan  # noqa: E402
-
-
-def block_pairs(tokens, reach, nb):
-    """The (block, centre id, context id) pairs a block step trains, by plain loops."""
-    C = len(reach)
-    w, S = (len(tokens) - C) // 2, C // nb
-    pairs = []
-    for i in range(C):
-        centre = tokens[w + i]
-        if centre < 0:
-            continue
-        for d in range(1, reach[i] + 1):
-            for p in (w + i - d, w + i + d):
-                if tokens[p] >= 0:
-                    pairs.append((i // S, centre, tokens[p]))
-    return pairs
-
-
-def brute_force_block_step(W_in, W_out, tokens, reach, shared, lr, K):
-    """One block step as loops over centres, their pairs and their block's shared negatives,
-    each weighted (pairs of the centre)·K/Kb (damping 0, summed)."""
-    nb, Kb = shared.shape
-    C = len(reach)
-    S, w = C // nb, (len(tokens) - C) // 2
-    d_in, d_out = np.zeros_like(W_in), np.zeros_like(W_out)
-    for i in range(C):
-        centre = tokens[w + i]
-        contexts = [tokens[p] for d in range(1, reach[i] + 1) for p in (w + i - d, w + i + d)
-                    if tokens[p] >= 0]
-        if centre < 0 or not contexts:
-            continue
-        v_w = W_in[centre]
-        for c in contexts:
-            g_pos = sigmoid(W_out[c] @ v_w) - 1
-            d_in[centre] += g_pos * W_out[c]
-            d_out[c] += g_pos * v_w
-        for n in shared[i // S]:
-            g_neg = len(contexts) * K / Kb * sigmoid(W_out[n] @ v_w)
-            d_in[centre] += g_neg * W_out[n]
-            d_out[n] += g_neg * v_w
-    return W_in - lr * d_in, W_out - lr * d_out, len(block_pairs(tokens, reach, nb))
-
-
-def random_block_input(rng, V, nb, S, w, Kb, pad=True):
-    tokens = rng.integers(0, V, nb * S + 2 * w)
-    if pad:                                   # the start of a chunk, and a padded last block
-        tokens[:w] = -1
-        tokens[-(w + 3):] = -1
-    return tokens, rng.integers(1, w + 1, nb * S), rng.integers(0, V, (nb, Kb))
-
-
-def test_block_step_equals_a_brute_force_loop():
-    rng = np.random.default_rng(11)
-    V, D, nb, S, w, Kb, K = 9, 5, 3, 4, 2, 6, 5
-    W_in, W_out = rng.normal(scale=0.4, size=(2, V, D))
-    tokens, reach, shared = random_block_input(rng, V, nb, S, w, Kb)
-    expected_in, expected_out, n_pairs = brute_force_block_step(W_in, W_out, tokens, reach, shared,
-                                                                0.1, K)
-    A, O = W_in.copy(), W_out.copy()
-    loss, pairs = block_step(A, O, tokens, reach, shared, 0.1, K=K, damping=0.0)
-    assert pairs == n_pairs
-    np.testing.assert_allclose(A, expected_in, rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(O, expected_out, rtol=1e-12, atol=1e-13)
-    # the loss: −log σ(s_pos) a pair, −(n_i·K/Kb)·log σ(−s_neg) a centre and shared negative
-    C = len(reach)
-    S, w = C // nb, (len(tokens) - C) // 2
-    total = 0.0
-    for i in range(C):
-        contexts = [tokens[p] for d in range(1, reach[i] + 1) for p in (w + i - d, w + i + d)
-                    if tokens[p] >= 0]
-        if tokens[w + i] < 0 or not contexts:
-            continue
-        v_w = W_in[tokens[w + i]]
-        total -= sum(log_sigmoid(W_out[c] @ v_w) for c in contexts)
-        total -= len(contexts) * K / Kb * sum(log_sigmoid(-W_out[n] @ v_w) for n in shared[i // S])
-    assert loss == pytest.approx(total / n_pairs, rel=1e-12)
-
-
-def test_a_plan_of_many_updates_equals_one_block_step_after_another():
-    """The trainer plans G updates at once; that is the same as G block steps in a row, damping,
-    padding and all (up to float rounding: the tanh form of σ and the order of the sums)."""
-    rng = np.random.default_rng(14)
-    V, D, G, nb, S, w, Kb = 12, 6, 4, 2, 3, 2, 4
-    W_in, W_out = rng.normal(scale=0.5, size=(2, V, D))
-    tokens, reach, shared = random_block_input(rng, V, G * nb, S, w, Kb)
-    tokens[w + 2 * nb * S:w + 3 * nb * S] = -1               # update 2 has no centre at all
-    plan = plan_blocks(tokens, reach, shared, updates=G, K=5, damping=0.5, dtype=np.float64)
-    A, O = W_in.copy(), W_out.copy()
-    loss, pairs = run_block_plan(A, O, plan, 0.2)
-    B_, P_, losses, counted = W_in.copy(), W_out.copy(), [], 0
-    for u in range(G):
-        c0 = u * nb * S
-        l, p = block_step(B_, P_, tokens[c0:c0 + nb * S + 2 * w], reach[c0:c0 + nb * S],
-                          shared[u * nb:(u + 1) * nb], 0.2, K=5, damping=0.5)
-        losses.append(l * p)
-        counted += p
-    assert pairs == counted and plan.pairs[2] == 0
-    assert loss == pytest.approx(sum(losses) / counted, rel=1e-12)
-    np.testing.assert_allclose(A, B_, rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(O, P_, rtol=1e-12, atol=1e-13)
-    # only part of the plan, or its loss measured on the first update only
-    A2, O2 = W_in.copy(), W_out.copy()
-    run_block_plan(A2, O2, plan, 0.2, 0, 2)
-    first_loss, _ = run_block_plan(A2, O2, plan, 0.2, 2, G, measure_loss="first")
-    np.testing.assert_allclose(A2, A, rtol=1e-12, atol=1e-13)
-    assert first_loss == pytest.approx(losses[3] / plan.pairs[3], rel=1e-12)
-
-
-def test_block_step_expected_update_is_the_sgns_gradient():
-    """Averaged over draws of the shared negatives, a block step moves W by −lr·P·E[dW] for the P
-    pairs of its text: the same expectation as standard SGNS with K negatives per pair (computed
-    exactly by enumerating the noise distribution with loss_and_grads)."""
-    rng = np.random.default_rng(12)
-    V, D, nb, S, w, Kb, K = 6, 4, 2, 3, 2, 4, 5
-    W_in, W_out = rng.normal(scale=0.5, size=(2, V, D))
-    tokens, reach, _ = random_block_input(rng, V, nb, S, w, Kb)
-    pairs = block_pairs(tokens, reach, nb)
-    centers = np.array([p[1] for p in pairs])
-    contexts = np.array([p[2] for p in pairs])
-    P = len(pairs)
-    prob = rng.random(V) + 0.2
-    prob /= prob.sum()
-    exact_in, exact_out = np.zeros_like(W_in), np.zeros_like(W_out)
-    for n in range(V):       # E over iid negatives of loss_and_grads = Σ_n p(n)·grad(all K negatives = n)
-        _, d_in, d_out = loss_and_grads(W_in, W_out, centers, contexts, np.full((P, K), n))
-        exact_in += prob[n] * d_in
-        exact_out += prob[n] * d_out
-    lr, draws = 1e-3, 4000
-    mean_in, mean_out = np.zeros_like(W_in), np.zeros_like(W_out)
-    for _ in range(draws):
-        A, O = W_in.copy(), W_out.copy()
-        block_step(A, O, tokens, reach, rng.choice(V, size=(nb, Kb), p=prob), lr, K=K, damping=0.0)
-        mean_in += (W_in - A) / (lr * P * draws)
-        mean_out += (W_out - O) / (lr * P * draws)
-    assert relative_error(mean_in, exact_in) < 0.03
-    assert relative_error(mean_out, exact_out) < 0.03
-    # and a single draw is far from it: the test would notice a biased weighting
-    A, O = W_in.copy(), W_out.copy()
-    block_step(A, O, tokens, reach, np.zeros((nb, Kb), int), lr, K=K, damping=0.0)
-    assert relative_error((W_out - O) / (lr * P), exact_out) > 0.1
-
-
-def test_block_step_damping_dtype_and_bad_input():
-    rng = np.random.default_rng(13)
-    V, D, nb, S, w, Kb = 7, 4, 2, 5, 2, 3
-    W_in, W_out = rng.normal(scale=0.3, size=(2, V, D)).astype(np.float32)
-    tokens = rng.integers(1, V, nb * S + 2 * w)
-    tokens[w:w + nb * S] = 0                              # the same centre, ten times
-    reach, shared = np.full(nb * S, w), rng.integers(1, V, (nb, Kb))
-    plain, damped = W_in.copy(), W_in.copy()
-    loss, pairs = block_step(plain, W_out.copy(), tokens, reach, shared, 0.05, K=5, damping=0.0)
-    block_step(damped, W_out.copy(), tokens, reach, shared, 0.05, K=5, damping=1.0)
-    assert plain.dtype == np.float32 and isinstance(loss, float) and loss > 0
-    assert pairs == nb * S * 2 * w
-    # damping 1 turns the sum of the 10 updates of row 0 into their mean
-    np.testing.assert_allclose(W_in[0] - damped[0], (W_in[0] - plain[0]) / 10, rtol=1e-4, atol=1e-7)
-    with pytest.raises(ValueError, match="blocks"):
-        block_step(W_in.copy(), W_out.copy(), tokens[:-1], reach, shared, 0.1, K=5)
-
-
-def test_block_damping_counts_a_token_in_two_spans_once():
-    """A token near a block's edge lies in the spans of two blocks (its pairs are split between
-    them, not repeated): the damping counts it once. A token that occurs twice counts twice."""
-    S, w, nb = 4, 2, 2
-    tokens = np.arange(nb * S + 2 * w)                   # all distinct: 12 tokens
-    tokens[-1] = tokens[0]                              # ... except the first and the last
-    reach = np.full(nb * S, w)
-    shared = np.array([[20, 21], [22, 23]])
-    plan = plan_blocks(tokens, reach, shared, K=5, damping=1.0, dtype=np.float64)
-    sums, uniq, _ = plan.scatter_out[0]
-    factor = dict(zip(uniq.tolist(), sums.data[sums.indptr[:-1]]))    # id → n^(−1)
-    in_both_spans = tokens[S:S + 2 * w]                 # positions 4..7: spans of blocks 0 and 1
-    assert all(factor[t] == 1.0 for t in in_both_spans)
-    assert factor[tokens[0]] == 0.5                     # two occurrences in the text
-    assert all(np.diff(sums.indptr)[list(uniq).index(t)] == 2 for t in in_both_spans)
+@pytest.mark.parametrize("damping", [0.0, 0.5])
+def test_scatter_step_equals_np_add_at_with_damping(damping):
+    rng = np.random.default_rng(70)
+    W = rng.normal(size=(10, 3))
+    ids = rng.integers(0, 10, 40)
+    grads = rng.normal(size=(40, 3))
+    expected = np.zeros_like(W)
+    np.add.at(expected, ids, grads)
+    n = np.maximum(np.bincount(ids, minlength=10), 1)
+    expected = W - 0.1 * n[:, None] ** -damping * expected
+    scatter_step(W, ids, grads, 0.1, damping)
+    np.testing.assert_allclose(W, expected, rtol=1e-12, atol=1e-14)

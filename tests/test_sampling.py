@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sgns_helpers.sampling import (NoiseSampler, _alias_table, noise_distribution,
-                                   shuffled_batches, skipgram_pairs)
+from sgns_helpers.sampling import (NoiseSampler, alias_table, dynamic_windows, keep_probabilities,
+                                   noise_distribution, skipgram_pairs, subsample)
 
 COUNTS = np.array([1000, 400, 250, 90, 40, 17, 9, 5, 5, 3, 1, 1])
 
@@ -45,7 +45,7 @@ def test_alias_table_reproduces_the_distribution_exactly():
     for p in (noise_distribution(COUNTS),
               noise_distribution(np.random.default_rng(1).integers(1, 10**6, 5000)),
               np.array([1.0]), np.array([0.5, 0.5])):
-        accept, alias = _alias_table(p)
+        accept, alias = alias_table(p)
         assert alias.dtype == np.int32 and np.all((accept >= 0) & (accept <= 1))
         mass = accept.copy()
         np.add.at(mass, alias, 1.0 - accept)
@@ -163,23 +163,48 @@ def test_bad_window_is_rejected(window):
 
 # ---------------------------------------------------------------- batches
 
-def test_shuffled_batches_cover_every_pair_once():
-    centers = np.arange(1000, dtype=np.int32)
-    contexts = centers + 5000
-    batches = list(shuffled_batches(centers, contexts, 64, np.random.default_rng(0)))
-    assert [len(b[0]) for b in batches] == [64] * 15 + [40]
-    all_c = np.concatenate([b[0] for b in batches])
-    all_x = np.concatenate([b[1] for b in batches])
-    np.testing.assert_array_equal(all_x, all_c + 5000)     # pairs stay together
-    np.testing.assert_array_equal(np.sort(all_c), centers)
-    assert not np.array_equal(all_c, centers)             # and are shuffled
-    again = np.concatenate([b[0] for b in shuffled_batches(centers, contexts, 64,
-                                                           np.random.default_rng(0))])
-    np.testing.assert_array_equal(all_c, again)
+
+# -- subsampling --------------------------------------------------------------------------
+
+def test_keep_probabilities_follow_word2vecs_formula():
+    counts = np.array([50_000, 10_000, 1_000, 100, 10, 1])
+    N, t = counts.sum(), 1e-3
+    keep = keep_probabilities(counts, t)
+    assert keep.dtype == np.float64
+    for f, k in zip(counts, keep):
+        assert k == pytest.approx(min(1.0, (np.sqrt(f / (t * N)) + 1) * (t * N) / f), rel=1e-12)
+    assert keep[0] < keep[1] < keep[2] < 1.0 and np.all(keep[3:] == 1.0)
+    # sample = 1 keeps everything; a smaller threshold keeps less.
+    assert np.all(keep_probabilities(counts, 1.0) == 1.0)
+    assert np.all(keep_probabilities(counts, 1e-4) <= keep)
 
 
-@pytest.mark.parametrize("batch_size", [0, -1])
-def test_bad_batch_size_is_rejected(batch_size):
+@pytest.mark.parametrize("sample", [0, -1e-3, float("nan")])
+def test_sample_must_be_positive(sample):
     with pytest.raises(ValueError) as e:
-        next(shuffled_batches(np.arange(3), np.arange(3), batch_size, np.random.default_rng(0)))
-    one_line(e)
+        keep_probabilities([5, 3], sample)
+    assert "sample must be > 0" in one_line(e)
+
+
+def test_subsample_keep_rates_match_the_formula():
+    counts = np.array([400_000, 100_000, 20_000, 5_000, 1_000])
+    ids = np.repeat(np.arange(counts.size, dtype=np.int32), counts)
+    np.random.default_rng(0).shuffle(ids)
+    keep = keep_probabilities(counts, 1e-2)
+    kept = subsample(ids, keep, np.random.default_rng(1))
+    assert kept.dtype == np.int32
+    rate = np.bincount(kept, minlength=counts.size) / counts
+    sd = np.sqrt(keep * (1 - keep) / counts)
+    assert np.all(np.abs(rate - keep) <= 5 * sd + 1e-12)
+    assert keep[-1] == 1.0 and rate[-1] == 1.0
+    # Order kept: the kept tokens are a subsequence of the input (check on a short prefix).
+    short = subsample(ids[:2000], keep, np.random.default_rng(2))
+    it = iter(ids[:2000].tolist())
+    assert all(any(x == y for y in it) for x in short.tolist())
+    np.testing.assert_array_equal(kept, subsample(ids, keep, np.random.default_rng(1)))
+
+
+def test_dynamic_windows_are_uniform_in_one_to_window():
+    b = dynamic_windows(60_000, 128, np.random.default_rng(0))
+    assert b.min() == 1 and b.max() == 128
+    assert np.abs(np.bincount(b)[1:] / len(b) - 1 / 128).max() < 0.002

@@ -3,7 +3,7 @@ import gzip
 import numpy as np
 import pytest
 
-from sgns_helpers.embeddings import (export_projector, load_npz, load_vectors, load_word2vec_text,
+from sgns_helpers.formats import (export_projector, load_npz, load_vectors, load_word2vec_text,
                                      save_npz, save_word2vec_text)
 
 
@@ -152,11 +152,12 @@ def test_binary_or_damaged_files_give_one_line_errors(tmp_path):
 
 
 @pytest.mark.parametrize("words, vectors, match", [
-    (["a", "b"], np.zeros((3, 2)), "2 words but 3"),
-    (["a", "b"], np.zeros(2), "2-D"),
+    (["a", "b"], np.zeros((3, 2)), r"2 words but vectors of shape \(3, 2\)"),
+    (["a", "b"], np.zeros(2), r"shape \(2,\)"),
+    ([], np.zeros((0, 2)), "need one row"),
     (["a", "b c"], np.zeros((2, 2)), "whitespace"),
     (["a", ""], np.zeros((2, 2)), "empty"),
-    (["a", "a"], np.zeros((2, 2)), "more than once"),
+    (["a", "a"], np.zeros((2, 2)), "more than one row"),
     (["a", "b"], np.array([[0, np.nan], [1, 1]]), "NaN"),
     (["a", "b"], np.zeros((2, 2), dtype=int), "float"),
 ])
