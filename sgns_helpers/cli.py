@@ -203,7 +203,7 @@ def build_parser():
                    "update (blocks mode, 256)")
     p.add_argument("--seed", type=int)
     p.add_argument("--damping", type=float, help="a row updated n times in one step moves by "
-                   "n^-damping times its summed update (0: plain sum; default 0.5 in pairs mode, "
+                   "n^-damping times its summed update (0: plain sum, the default in pairs mode; "
                    "0.35 in blocks mode)")
     p.add_argument("--mode", choices=("pairs", "blocks"),
                    help="update rule: minibatch SGNS (pairs, the default here; make train uses "

@@ -206,7 +206,7 @@ _CONTROL = bytes(range(0, 9)) + bytes(range(14, 32)) + b"\x7f"
 _TEXT_BYTES = bytes(b for b in range(256) if b not in _CONTROL)
 
 
-def _open_stream(path):
+def open_corpus(path):
     """A binary file object over the text: plain, gzip or the single member of a zip."""
     with open(path, "rb") as f:
         magic = f.read(2)
@@ -228,7 +228,7 @@ def _iter_token_chunks(path):
     one-line ValueError for a truncated or corrupt archive or a binary file."""
     path, offset, rest = _corpus_file(path), 0, b""
     try:
-        with _open_stream(path) as f:
+        with open_corpus(path) as f:
             for block in iter(lambda: f.read(_CHUNK), b""):
                 control = block.translate(None, _TEXT_BYTES)    # the bytes no text holds
                 if control:

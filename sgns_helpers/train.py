@@ -10,9 +10,9 @@ a run as if it had never stopped.
 Each batch is one step of the update rule (``mode``):
 
 * ``pairs``: minibatch SGNS. A batch of shuffled pairs, K fresh negatives each, and one step of
-  :func:`sgns_helpers.model.sgd_step`: ``lr`` per pair, summed over the batch, with the summed
-  update of a row that occurs n times in the step damped by n^(−damping). word2vec and gensim
-  instead take one step per pair, each seeing the rows the previous one moved.
+  :func:`sgns_helpers.model.sgd_step`: ``lr`` per pair, summed over the batch, all computed at
+  the weights before the step. word2vec and gensim instead take one step per pair, each seeing
+  the rows the previous one moved.
 * ``blocks``: the fast engine (:mod:`sgns_helpers.fast`, imported only for this mode), where
   consecutive centres share their negatives and a step is a few small matrix products.
 
@@ -64,7 +64,7 @@ class Settings:
     sample: float = 1e-3            # subsampling threshold t
     lr: float = 0.025               # lr₀, decayed linearly to lr₀·1e-4
     batch_size: int = 1024          # B pairs a step (blocks mode: centres an update)
-    damping: float = 0.5            # a row updated n times in one step moves by n^(−damping)·(sum)
+    damping: float = 0.0            # a row updated n times in one step moves by n^(−damping)·(sum)
     seed: int = 1
     mode: str = "pairs"             # the update rule: "pairs" or "blocks" (the fast engine)
     block_size: int = 16            # blocks: S consecutive centres share their negatives ...
@@ -116,12 +116,12 @@ PROFILES = {
 }
 
 
-# What differs between the update rules unless it is set explicitly. Blocks mode sums many more
-# pair updates into one update (a block's pairs share their rows), so it takes fewer centres an
-# update and a little less damping; chosen on the stand-in corpus from runs of one to five epochs
-# (benchmarks/results/, notebook 07).
+# What differs between the update rules unless it is set explicitly. The pairs mode sums the
+# steps word2vec would take one pair at a time, undamped. Blocks mode sums many more pair updates
+# into each row (a block's pairs share their rows and negatives) and diverges without damping; its
+# update size and damping were chosen on the stand-in corpus (benchmarks/results/, notebook 07).
 MODE_DEFAULTS = {
-    "pairs": dict(batch_size=1024, damping=0.5),
+    "pairs": dict(batch_size=1024, damping=0.0),
     "blocks": dict(batch_size=256, damping=0.35),
 }
 

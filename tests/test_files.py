@@ -39,3 +39,31 @@ def test_data_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("SGNS_DATA", str(tmp_path))
     assert files.data_dir() == tmp_path
     assert files.repo_root() == REPO
+
+
+def test_every_module_imports_and_works_without_the_unix_only_modules(tmp_path):
+    """Windows has neither ``resource`` nor ``fcntl``: hide both and import every module."""
+    import subprocess
+    import sys
+    code = r"""
+import importlib, importlib.abc, pkgutil, sys
+class Hide(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name in ("resource", "fcntl"):
+            raise ImportError(f"no {name} on this platform")
+sys.meta_path.insert(0, Hide())
+for name in ("resource", "fcntl"):
+    sys.modules.pop(name, None)
+import sgns_helpers
+for info in pkgutil.iter_modules(sgns_helpers.__path__):
+    importlib.import_module(f"sgns_helpers.{info.name}")
+from sgns_helpers.files import run_folder
+from sgns_helpers.train import peak_rss_mb
+assert peak_rss_mb() is None
+with run_folder(sys.argv[1]):
+    pass
+print("imported", len(list(pkgutil.iter_modules(sgns_helpers.__path__))), "modules")
+"""
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run")], capture_output=True,
+                          text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0 and "imported" in done.stdout, done.stderr

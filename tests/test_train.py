@@ -1,6 +1,7 @@
 import dataclasses
 import json
 import signal
+import sys
 import time
 
 import numpy as np
@@ -296,6 +297,7 @@ def test_cli_kill_9_and_resume_gives_the_vectors_of_an_uninterrupted_run(small_c
     assert kv.vector_size == 16
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="Ctrl-C cannot be sent to a child on Windows")
 def test_cli_ctrl_c_saves_a_checkpoint_and_exits_cleanly(small_corpus, tmp_path):
     proc = start_until_first_checkpoint(small_corpus, tmp_path / "c")
     ckpt = tmp_path / "c" / "checkpoint.npz"
