@@ -5,7 +5,8 @@
 The corpus is $SGNS_CORPUS (default: the committed sample). Each (trainer, epochs, seed) trains in
 a fresh subprocess so that its peak RSS is its own; the training time excludes loading the corpus
 and building the vocabulary, for both. Both sets of vectors are scored by the same evaluator
-(Google analogies restricted to the 30,000 most frequent words, 3CosAdd; WS-353 Spearman).
+(Google analogies restricted to the 30,000 most frequent words, 3CosAdd; WS-353 Spearman; and
+SimLex-999 Spearman, a similarity set no setting of the course was chosen on).
 Prints a Markdown table and writes it, with the raw results, to runs/bench/bench_train.json.
 """
 from __future__ import annotations
@@ -66,11 +67,14 @@ def run_worker(args):
         result = worker_ours(corpus, args.epochs[0], args.seeds[0], out, json.loads(args.extra))
     else:
         result = worker_gensim(corpus, args.epochs[0], args.seeds[0], out, args.workers)
-    from sgns_helpers.evaluate import evaluate_vectors
-    ev = evaluate_vectors(out, restrict=30000)
+    from sgns_helpers.evaluate import Embeddings, evaluate_vectors, word_similarity
+    emb = Embeddings.from_file(out)
+    ev = evaluate_vectors(emb, restrict=30000)
+    simlex = word_similarity(emb, ROOT / "data" / "simlex999.txt")
     result.update(analogy=ev["analogy_accuracy"], coverage=ev["analogy_coverage"],
                   semantic=ev.get("semantic_accuracy"), syntactic=ev.get("syntactic_accuracy"),
-                  ws353=ev["similarity_spearman"])
+                  ws353=ev["similarity_spearman"], simlex=simlex["spearman"],
+                  simlex_coverage=simlex["coverage"])
     print(json.dumps(result))
 
 
@@ -139,8 +143,8 @@ def main():
                           f"{r['raw_wps']:,.0f} raw words/s, analogy {100 * r['analogy']:.1f}%, "
                           f"WS-353 {r['ws353']:.3f}", flush=True)
     lines = ["| trainer | epochs | seed | raw words/s | effective words/s | vs gensim 1 worker | "
-             "vs gensim 2 workers | peak RSS MB | analogy (30k) | coverage | WS-353 ρ |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "vs gensim 2 workers | peak RSS MB | analogy (30k) | coverage | WS-353 ρ | SimLex ρ |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         ratios = []
         for name in ("gensim, 1 worker", "gensim, 2 workers"):
@@ -150,7 +154,8 @@ def main():
             r[f"vs {name}"] = r["raw_wps"] / base[0] if base else None
         lines.append(f"| {r['trainer']} | {r['epochs']} | {r['seed']} | {r['raw_wps']:,.0f} | "
                      f"{r['eff_wps']:,.0f} | {ratios[0]} | {ratios[1]} | {r['rss']:.0f} | "
-                     f"{100 * r['analogy']:.1f}% | {100 * r['coverage']:.1f}% | {r['ws353']:.3f} |")
+                     f"{100 * r['analogy']:.1f}% | {100 * r['coverage']:.1f}% | {r['ws353']:.3f} | "
+                     + ("–" if r.get("simlex") is None else f"{r['simlex']:.3f}") + " |")
     table = "\n".join(lines)
     print(f"\ncorpus {info['name']} (sha256 {info['sha256'][:16]}…)\n{table}")
     from sgns_helpers.files import atomic_write

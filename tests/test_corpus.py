@@ -371,5 +371,5 @@ def test_evaluation_sets_match_gensims_copies():
     spec = importlib.util.find_spec("gensim")             # in the test extra; not imported (slow)
     assert spec is not None, "gensim is not installed: pip install -e '.[test]'"
     shipped = Path(spec.origin).parent / "test" / "test_data"
-    for name in ("questions-words.txt", "wordsim353.tsv"):
+    for name in ("questions-words.txt", "wordsim353.tsv", "simlex999.txt"):
         assert (REPO / "data" / name).read_bytes() == (shipped / name).read_bytes()
