@@ -4,14 +4,16 @@
 #   make notebooks  re-execute every notebook top to bottom and save its outputs
 #   make lab        JupyterLab on the notebooks
 #   make bench      the speed and quality benchmarks against gensim
-#   make html       the executed notebooks as HTML pages in html/
+#   make site       the course as a static website in html/ (index.html), from the committed outputs
+#   make site-check build it if needed and check it offline in headless Chromium (screenshots in html/)
+#   make html       the same as make site
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 export MPLBACKEND ?= Agg
 
-.PHONY: venv train test notebooks lab bench html clean
+.PHONY: venv train test notebooks lab bench site html site-check clean
 
 # One stamp per set of extras; a changed pyproject.toml reinstalls.
 $(PY):
@@ -54,8 +56,15 @@ lab: $(VENV)/.stamp-test+lab
 bench: $(VENV)/.stamp-test+bench
 	for b in benchmarks/bench_*.py; do $(PY) "$$b" || exit 1; done
 
-html: $(VENV)/.stamp-test
-	$(PY) -m jupyter nbconvert --to html --output-dir html notebooks/[0-9]*.ipynb
+# The site re-executes nothing: it shows the outputs committed in the notebooks (site/README.md).
+# -E rebuilds every page (a few seconds), so that previous/next links and titles never go stale.
+# Everything it writes, the doctrees included, goes under html/.
+site html: $(VENV)/.stamp-site
+	$(PY) -m sphinx -b html -E -q -d html/.doctrees site html
+	@echo "site: open html/index.html"
+
+site-check: $(VENV)/.stamp-site
+	$(PY) site/check_site.py
 
 clean:
 	rm -rf $(VENV) html .pytest_cache
