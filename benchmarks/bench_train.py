@@ -1,6 +1,7 @@
 """Train this course's trainer and gensim on the same corpus with the same settings, in one run.
 
     python benchmarks/bench_train.py [--epochs 1 5] [--seeds 1] [--trainers pairs blocks gensim gensim2]
+                                     [--extra '{"damping": 0.5}' ...]
 
 The corpus is $SGNS_CORPUS (default: the committed sample). Each (trainer, epochs, seed) trains in
 a fresh subprocess so that its peak RSS is its own; the training time excludes loading the corpus
@@ -42,7 +43,8 @@ def worker_ours(corpus, epochs, seed, out, extra):
     # With worker processes: the trainer's peak, plus the private memory the workers added.
     return dict(seconds=m["train_seconds"], raw_words=vocab.corpus_words * epochs,
                 effective_words=trainer.pos.kept_done,
-                rss=(peak_rss_mb() or 0) + (trainer.workers_private_mb or 0))
+                rss=(peak_rss_mb() or 0) + (trainer.workers_private_mb or 0),
+                mode=settings.mode, batch_size=settings.batch_size, damping=settings.damping)
 
 
 def worker_gensim(corpus, epochs, seed, out, workers):
@@ -64,7 +66,7 @@ def worker_gensim(corpus, epochs, seed, out, workers):
 def run_worker(args):
     corpus, out = Path(args.corpus), Path(args.out)
     if args.worker == "ours":
-        result = worker_ours(corpus, args.epochs[0], args.seeds[0], out, json.loads(args.extra))
+        result = worker_ours(corpus, args.epochs[0], args.seeds[0], out, json.loads(args.extra[0]))
     else:
         result = worker_gensim(corpus, args.epochs[0], args.seeds[0], out, args.workers)
     from sgns_helpers.evaluate import Embeddings, evaluate_vectors, word_similarity
@@ -97,7 +99,8 @@ def main():
     parser.add_argument("--trainers", nargs="+", default=["pairs", "blocks", "gensim"],
                         help="pairs, blocks (this course's trainer in that mode), blocks2 (blocks with "
                              "2 worker processes), gensim (1 worker), gensim2 (2 workers)")
-    parser.add_argument("--extra", default="{}", help="JSON of extra settings for our trainer")
+    parser.add_argument("--extra", nargs="+", default=["{}"],
+                        help="JSON of extra settings for our trainer; several: one run each")
     parser.add_argument("--json", default=str(ROOT / "runs" / "bench" / "bench_train.json"),
                         help="where to write the results (default runs/bench/bench_train.json)")
     parser.add_argument("--worker", choices=["ours", "gensim"], help=argparse.SUPPRESS)
@@ -118,9 +121,10 @@ def main():
         text = plain_copy(corpus, tmp)
         for epochs in args.epochs:
             for seed in args.seeds:
-                for trainer in args.trainers:
+                runs = [(t, json.loads(e)) for t in args.trainers
+                        for e in (args.extra if t in ("pairs", "blocks", "blocks2") else ["{}"])]
+                for trainer, extra in runs:
                     name, workers = ("gensim", 2) if trainer == "gensim2" else ("gensim", 1)
-                    extra = json.loads(args.extra)
                     if trainer in ("pairs", "blocks", "blocks2"):
                         name = "ours"
                         extra.update(mode=trainer.rstrip("2"), workers=2 if trainer == "blocks2" else 1)
@@ -162,7 +166,7 @@ def main():
     machine = {"machine": platform.machine(), "cores": os.cpu_count(),
                "processor": platform.processor() or None, "python": platform.python_version()}
     with atomic_write(args.json, "w") as f:
-        json.dump({"corpus": info, "settings": SETTINGS, "extra": json.loads(args.extra),
+        json.dump({"corpus": info, "settings": SETTINGS, "extra": [json.loads(e) for e in args.extra],
                    "machine": machine, "rows": rows, "table": table}, f, indent=1)
     print(f"wrote {args.json}")
 

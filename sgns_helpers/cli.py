@@ -89,6 +89,26 @@ def start_run(settings, corpus_path, out_dir, resume=False, given=None):
     return trainer, info
 
 
+class RunMissing(FileNotFoundError):
+    """A notebook needs a finished run that has not been made: the message says how to make it."""
+
+
+def require_finished_run(out_dir, make_command):
+    """The metrics of the finished run that ``make_command`` writes to ``out_dir``; raises
+    :class:`RunMissing` naming the command if the run is not there or not finished. (The state
+    itself is ``Trainer.resume(out_dir / "checkpoint.npz", ids, vocab)``.)"""
+    out_dir, why = Path(out_dir), None
+    if not (out_dir / "metrics.json").is_file() or not (out_dir / "checkpoint.npz").is_file():
+        why = "there is no finished run"
+    elif not read_checkpoint(out_dir / "checkpoint.npz")[0].get("finished"):
+        why = "the run there is not finished"
+    if why:
+        raise RunMissing(f"{why} in {out_dir}: make it with `{make_command}` from the course's "
+                         f"folder (with SGNS_CORPUS set as for this notebook), then run this "
+                         f"notebook again")
+    return json.loads((out_dir / "metrics.json").read_text())
+
+
 def write_outputs(trainer, out_dir, corpus_info):
     """vectors.txt, vectors.npz, metrics.json and loss.png in ``out_dir``. Returns the metrics."""
     import matplotlib.pyplot as plt

@@ -72,7 +72,7 @@ class Settings:
     workers: int = 1                # blocks: processes updating the shared weights (1: reproducible)
     chunk_tokens: int = 1_000_000   # token ids a chunk (pairs never cross a chunk's edge)
     checkpoint_every: float = 300.0  # seconds between checkpoints (checked after every step)
-    log_points: int = 200           # loss records (and divergence checks), evenly over the run
+    log_points: int = 500           # loss records (and divergence checks), evenly over the run
     probes: tuple = PROBE_WORDS     # words whose neighbours are logged during training
     probe_times: int = 5            # how many times during the run the probes are logged
 

@@ -58,7 +58,7 @@ def test_a_second_run_into_the_same_out_is_refused_and_a_killed_run_leaves_no_lo
     assert first.poll() is None
     assert wait_for(lambda: (out / "checkpoint.npz").exists(), first)
     first.kill()                                    # the lock ends with the process
-    first.communicate()
+    first.communicate(timeout=60)
     resumed = run_cli("train", "--corpus", small_corpus, "--out", out, "--resume", cwd=tmp_path)
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
@@ -72,7 +72,7 @@ def test_resume_names_each_changed_setting_and_honours_the_safe_ones(cli, small_
                    "--checkpoint-every", "0", cwd=tmp_path)
     assert wait_for(lambda: (out / "checkpoint.npz").exists(), proc)
     proc.kill()
-    proc.communicate()
+    proc.communicate(timeout=60)
     code, _, err = cli("train", "--corpus", small_corpus, "--out", out, "--resume", "--dim", 30,
                        "--seed", 6)
     one_line((code, None, err), "--dim 30 (the run has 16)", "--seed 6 (the run has 5)")
@@ -157,7 +157,7 @@ def test_workers_and_partial_files_do_not_outlive_a_killed_run(cli, small_corpus
     assert wait_for(lambda: (out / "checkpoint.npz").exists() and children(proc.pid), proc)
     helpers = children(proc.pid)
     proc.kill()
-    proc.communicate()
+    proc.communicate(timeout=60)
     deadline = time.monotonic() + 10
     while any(Path(f"/proc/{pid}").exists() for pid in helpers) and time.monotonic() < deadline:
         time.sleep(0.05)
