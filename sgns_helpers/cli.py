@@ -198,6 +198,21 @@ def _evaluate(args):
     print(json.dumps(result, indent=2) if args.json else evaluate.format_report(result))
 
 
+#: The options of ``train`` that set a field of Settings: (flags, type, help).
+TRAIN_OPTIONS = [
+    ("--epochs", int, None), ("--dim", int, None), ("--window", int, None),
+    ("--negatives", int, None), ("--min-count", int, None), ("--sample", float, None),
+    ("--lr", float, None), ("--seed", int, None),
+    ("--batch-size", int, "pairs a step (pairs mode, 1024); centres an update (blocks mode, 256)"),
+    ("--damping", float, "a row updated n times in one step moves by n^-damping times its summed "
+                         "update (0: plain sum, the default in pairs mode; 0.35 in blocks mode)"),
+    ("--block-size", int, "blocks mode: consecutive centres that share their negatives (16)"),
+    ("--shared-negatives", int, "blocks mode: negatives a block (16)"),
+    ("--workers", int, "blocks mode: processes updating the shared weights (1: reproducible)"),
+    ("--checkpoint-every", float, "seconds between checkpoints (default 300)"),
+]
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m sgns_helpers",
                                      description="SGNS from scratch: download, train, evaluate.")
@@ -212,29 +227,11 @@ def build_parser():
                    "default: $SGNS_CORPUS, else the profile's corpus")
     p.add_argument("--profile", choices=("quick", "full"), default=None,
                    help="settings profile (default: $SGNS_PROFILE, else full)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--dim", type=int)
-    p.add_argument("--window", type=int)
-    p.add_argument("--negatives", type=int)
-    p.add_argument("--min-count", type=int)
-    p.add_argument("--sample", type=float)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--batch-size", type=int, help="pairs a step (pairs mode, 1024); centres an "
-                   "update (blocks mode, 256)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--damping", type=float, help="a row updated n times in one step moves by "
-                   "n^-damping times its summed update (0: plain sum, the default in pairs mode; "
-                   "0.35 in blocks mode)")
     p.add_argument("--mode", choices=("pairs", "blocks"),
                    help="update rule: minibatch SGNS (pairs, the default here; make train uses "
                    "blocks), or consecutive centres sharing their negatives (blocks)")
-    p.add_argument("--block-size", type=int,
-                   help="blocks mode: consecutive centres that share their negatives (16)")
-    p.add_argument("--shared-negatives", type=int, help="blocks mode: negatives a block (16)")
-    p.add_argument("--workers", type=int,
-                   help="blocks mode: processes updating the shared weights (1: reproducible)")
-    p.add_argument("--checkpoint-every", type=float, metavar="SECONDS",
-                   help="seconds between checkpoints (default 300)")
+    for flag, kind, text in TRAIN_OPTIONS:
+        p.add_argument(flag, type=kind, help=text)
     p.add_argument("--out", default=None, help="output folder (default: runs/<profile>-<corpus>, "
                    "with -blocks in blocks mode)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")

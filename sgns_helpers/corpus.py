@@ -145,14 +145,10 @@ def _corpus_file(path, origin=""):
 
 
 def resolve_corpus(path=None, profile="full", download=True) -> Path:
-    """The corpus file to use: ``path`` if given, else the profile's corpus.
-
-    ``quick`` → always the committed ``data/sample_corpus.txt.gz`` (so that tests stay quick
-    whatever the environment says); ``full`` → ``$SGNS_CORPUS`` if set, else text8 in
-    :func:`data_dir` (``text8.zip`` or ``text8``), downloaded first if it is missing and
-    ``download`` is true. Raises FileNotFoundError, ValueError (an unknown profile) or
-    ConnectionError (text8 had to be downloaded and could not be).
-    """
+    """The corpus file to use: ``path`` if given, else the profile's: ``quick`` → always the
+    committed sample (tests stay quick whatever the environment says); ``full`` →
+    ``$SGNS_CORPUS`` if set, else text8 in :func:`data_dir`, downloaded first if it is missing
+    and ``download`` is true (ConnectionError if that fails)."""
     if path is not None:
         return _corpus_file(path)
     if profile == "quick":
@@ -327,16 +323,13 @@ class Vocab:
 
 
 def load_corpus(path, min_count=5):
-    """Read a text8-format corpus and encode it against its own vocabulary.
+    """Read a text8-format corpus and encode it against its own vocabulary. Returns ``(ids,
+    vocab)``: the (N,) int32 ids of the tokens whose count is at least ``min_count``, in corpus
+    order (rare words go before any windowing, as in word2vec), and their :class:`Vocab`.
 
-    Returns ``(ids, vocab)``: ``ids`` is an ``(N,)`` int32 array of the tokens whose count is at
-    least ``min_count``, in corpus order (rare words are dropped before any windowing, as word2vec
-    does); ``vocab`` is the :class:`Vocab` of those words.
-
-    How it stays lean: text is read about 1 MB at a time as ``bytes`` tokens; each token gets a
-    provisional id in order of first appearance (a dict whose missing keys get the next integer)
-    and only the ids are kept. Counts are a ``bincount`` of the provisional ids; one table lookup
-    maps them to the vocabulary's ids.
+    It stays lean by reading about 1 MB at a time and keeping only ids: each ``bytes`` token gets
+    a provisional id in order of first appearance; counts are a ``bincount`` of those, and one
+    table lookup maps them to the vocabulary's ids.
     """
     check_min_count(min_count)                                   # before reading the file
     first_seen = defaultdict(itertools.count().__next__)        # bytes token → provisional id

@@ -12,20 +12,10 @@ import numpy as np
 
 
 def numerical_gradient(f, x, eps=1e-6):
-    """Central-difference gradient of the scalar function ``f`` at the array ``x``.
-
-    ``f(x)`` is called with ``x`` itself, perturbed in place one entry at a time:
-    ∂f/∂x_i ≈ (f(x + eps·e_i) − f(x − eps·e_i)) / (2·eps). Every entry is restored exactly
-    afterwards, even if ``f`` raises.
-
-    Args:
-        f: function of the array ``x`` returning a scalar.
-        x: float array of any shape (modified during the call, restored on return).
-        eps: the step h.
-
-    Returns:
-        float64 array of ``x``'s shape.
-    """
+    """Central-difference gradient of the scalar function ``f`` at the float array ``x`` (any
+    shape): ∂f/∂x_i ≈ (f(x + eps·e_i) − f(x − eps·e_i)) / (2·eps), with ``f`` called on ``x``
+    itself, perturbed in place one entry at a time and restored exactly, even if ``f`` raises.
+    Returns a float64 array of ``x``'s shape."""
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         raise TypeError("numerical_gradient needs a float numpy array to perturb in place")
     grad = np.zeros(x.shape, dtype=np.float64)
@@ -74,17 +64,9 @@ class CheckResult:
 
 
 def check_gradients(loss_fn, params, grads, eps=1e-6):
-    """Compare analytic gradients with central differences, one named array at a time.
-
-    Args:
-        loss_fn: called as ``loss_fn(**params)``, returns the scalar loss.
-        params: ``{name: float64 array}``; each is perturbed in place and restored.
-        grads: ``{name: analytic gradient}`` for the names to check (same shapes as ``params``).
-        eps: the central-difference step.
-
-    Returns:
-        ``{name: CheckResult}`` in the order of ``grads``.
-    """
+    """Compare analytic gradients ``grads`` ({name: array}) with central differences of
+    ``loss_fn(**params)`` (``params``: {name: float64 array}, each perturbed in place and
+    restored), one named array at a time. Returns {name: CheckResult} in the order of ``grads``."""
     results = {}
     for name, analytic in grads.items():
         x = params[name]

@@ -107,20 +107,14 @@ def check_batch(W_in, W_out, centers, contexts, negatives):
 def loss_and_grads(W_in, W_out, centers, contexts, negatives):
     """Mean SGNS loss of a batch and its dense gradients with respect to both matrices.
 
-    Example b has centre ``centers[b]``, context ``contexts[b]`` and negatives ``negatives[b]``.
-    The batch loss is the MEAN over b of the per-example loss of ``example_loss_and_grads``.
+    ``W_in``, ``W_out``: ``(V, D)`` float arrays (one dtype). Example b has centre ``centers[b]``,
+    context ``contexts[b]`` (``(B,)`` ids) and negatives ``negatives[b]`` (``(B, K)``). The loss
+    is the MEAN over b of the per-example loss of ``example_loss_and_grads``.
 
-    Args:
-        W_in, W_out: ``(V, D)`` float arrays (one dtype), the input and output vectors.
-        centers, contexts: ``(B,)`` integer ids in ``0..V-1``.
-        negatives: ``(B, K)`` integer ids.
-
-    Returns:
-        ``(loss, dW_in, dW_out)``: ``loss`` a Python float; ``dW_in``, ``dW_out`` dense ``(V, D)``
-        arrays in the matrices' dtype holding ∂loss/∂W_in and ∂loss/∂W_out (so they carry the
-        1/B of the mean). Every occurrence of an id adds its share (``np.add.at``): a centre that
-        repeats, a word that is one example's context and another's negative, a negative drawn
-        twice, a negative equal to its own context.
+    Returns ``(loss, dW_in, dW_out)``: a Python float and dense ``(V, D)`` arrays in the matrices'
+    dtype holding ∂loss/∂W (so they carry the 1/B of the mean). Every occurrence of an id adds its
+    share (``np.add.at``): a repeated centre, a word that is one example's context and another's
+    negative, a negative drawn twice or equal to its own context.
     """
     centers, contexts, negatives = check_batch(W_in, W_out, centers, contexts, negatives)
     B = centers.shape[0]
@@ -200,23 +194,16 @@ def scatter_step(W, ids, grads, lr, damping=0.0, *, weights=None, src=None, curr
 
 
 def sgd_step(W_in, W_out, centers, contexts, negatives, lr, *, damping=0.0):
-    """One SGD step on a batch, in place, with word2vec's SUM scaling; returns the loss before it.
+    """One SGD step on a batch, in place, with word2vec's SUM scaling; returns the batch's mean
+    loss before it (a Python float).
 
-    Each example gets a step of ``lr`` on its own loss (as word2vec's C code and gensim do), so
-    with ``damping=0`` the result equals ``W − lr · B · dW`` with ``dW`` from ``loss_and_grads``.
-    With ``damping`` d > 0, the summed update of a row that occurs n times in this step (among
-    the centres for ``W_in``; among contexts and negatives together for ``W_out``) is multiplied
-    by n^(−d): 0 keeps the plain sum, 0.5 divides it by √n, 1 takes the mean. Only the rows that
-    occur in the batch are read and written.
-
-    Args:
-        W_in, W_out: ``(V, D)`` float arrays (one dtype), updated in place.
-        centers, contexts: ``(B,)`` integer ids; negatives: ``(B, K)`` integer ids.
-        lr: the learning rate (step per example).
-        damping: d ≥ 0.
-
-    Returns:
-        The batch's mean per-example loss before the step, a Python float.
+    ``W_in``, ``W_out`` are ``(V, D)`` float arrays; ``centers``, ``contexts`` ``(B,)`` and
+    ``negatives`` ``(B, K)`` integer ids. Each example gets a step of ``lr`` on its own loss (as
+    in word2vec), so with ``damping=0`` the result is ``W − lr · B · dW`` with ``dW`` from
+    ``loss_and_grads``. With d = ``damping`` > 0, the summed update of a row that occurs n times
+    in the step (among the centres for ``W_in``; among contexts and negatives for ``W_out``) is
+    multiplied by n^(−d): 0.5 divides it by √n, 1 takes the mean. Only the rows that occur are
+    read and written.
     """
     centers, contexts, negatives = check_batch(W_in, W_out, centers, contexts, negatives)
     check_damping(damping)

@@ -65,85 +65,61 @@ DEFAULT_PCA_ARROWS = [pair for _, arrows in DEFAULT_PCA_THEMES.values() for pair
 
 
 def _place_labels(ax, xy, labels, colors):
-    """Annotate each point, choosing for each label the first of eight positions around its point
-    whose box overlaps no label placed before it and no other point (else the least-bad one)."""
-    fig = ax.figure
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    to_px = ax.transData.transform
-    points_px = to_px(xy)                                                 # (n, 2)
-    r = 4.0                                                              # a marker's half-size, px
-    point_boxes = np.c_[points_px - r, points_px + r]                     # (n, 4)
+    """Annotate each point with the first of eight positions around it whose box overlaps no
+    label placed before and no other point (else the least-bad one)."""
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    points = ax.transData.transform(xy)                                  # (n, 2) pixels
+    point_boxes = np.c_[points - 4.0, points + 4.0]                       # (n, 4) a marker each
     offsets = [(5, 4, "left", "bottom"), (5, -4, "left", "top"), (-5, 4, "right", "bottom"),
                (-5, -4, "right", "top"), (0, 7, "center", "bottom"), (0, -7, "center", "top"),
                (9, 0, "left", "center"), (-9, 0, "right", "center")]
-    placed = []                                                           # boxes (x0, y0, x1, y1)
+    placed = np.zeros((0, 4))                                             # boxes (x0, y0, x1, y1)
 
     def overlap(box, boxes):
-        if not len(boxes):
-            return 0.0
-        boxes = np.asarray(boxes)
         w = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
         h = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
         return float((w * h).sum())
 
-    order = np.argsort(points_px[:, 0])                                   # left to right
-    for k in order:
+    for k in np.argsort(points[:, 0]):                                    # left to right
         best = None
-        others = np.delete(point_boxes, k, axis=0)
         for dx, dy, ha, va in offsets:
             text = ax.annotate(labels[k], xy[k], xytext=(dx, dy), textcoords="offset points",
                                ha=ha, va=va, fontsize=9, color=colors[k])
             e = text.get_window_extent(renderer)
             box = (e.x0, e.y0, e.x1, e.y1)
-            cost = overlap(box, placed) * 4 + overlap(box, others)
-            if best is None or cost < best[0]:
-                if best is not None:
-                    best[1].remove()
-                best = (cost, text, box)
-            else:
+            cost = 4 * overlap(box, placed) + overlap(box, np.delete(point_boxes, k, axis=0))
+            if best is not None and cost >= best[0]:
                 text.remove()
+                continue
+            if best is not None:
+                best[1].remove()
+            best = (cost, text, box)
             if cost == 0:
                 break
-        placed.append(best[2])
+        placed = np.vstack([placed, best[2]])
 
 
 def pca_plot(emb, groups, path=None, arrows=None, fit_on="plotted", title="Word vectors",
              ax=None, figsize=(7.5, 6)):
-    """Project chosen words to 2-D with PCA and draw them, one colour per group.
-
-    The unit vectors are projected (so the picture is about directions, as cosines are). Words not
-    in the vocabulary are skipped and named in a note under the plot.
-
-    Args:
-        emb: an :class:`Embeddings`.
-        groups: {label: [words]}; each group gets a colour and a legend entry.
-        path: if given, the figure is also saved there as a PNG (atomically).
-        arrows: pairs ``(from_word, to_word)`` drawn as arrows, e.g. country → capital.
-        fit_on: ``"plotted"`` fits the PCA on the plotted words only; an int N fits it on the N
-            most frequent words (the title says which).
-        title: first line of the title.
-        ax: draw into these axes instead of a new figure.
-        figsize: size of a new figure, inches.
-
-    Returns:
-        the matplotlib ``Figure``.
+    """Project chosen words to 2-D with PCA and draw them, one colour and legend entry per group
+    of ``groups`` ({label: [words]}), with ``arrows`` (pairs ``(from_word, to_word)``, e.g.
+    country → capital). The unit vectors are projected (directions, as cosines see them). The
+    PCA is fitted on the plotted words (``fit_on="plotted"``) or on the ``fit_on`` most frequent
+    words; the title says which. Words not in the vocabulary are named in a note under the plot.
+    Draws into ``ax`` or a new figure; returns the Figure (and writes ``path`` if given).
     """
     import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
 
     if not groups:
         raise ValueError("groups is empty: give {label: [words]} to plot")
-    shown, labels, colour_of, skipped = [], [], [], []
     palette = plt.get_cmap("tab10").colors
-    for g, (label, words) in enumerate(groups.items()):
-        for w in words:
-            if w in emb.index and w not in shown:
-                shown.append(w)
-                labels.append(label)
-                colour_of.append(palette[g % len(palette)])
-            elif w not in emb.index:
-                skipped.append(w)
+    shown = {}                                                            # word → group number
+    for g, words in enumerate(groups.values()):
+        for w in (w for w in words if w in emb.index):
+            shown.setdefault(w, g)
+    skipped = [w for words in groups.values() for w in words if w not in emb.index]
     if len(shown) < 2:
         raise ValueError(f"only {len(shown)} of the words are in the vocabulary: a PCA picture "
                          "needs at least 2")
@@ -159,38 +135,32 @@ def pca_plot(emb, groups, path=None, arrows=None, fit_on="plotted", title="Word 
     xy = pca.transform(emb.vectors[rows])                                 # (n, 2)
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
-    fig = ax.figure
+        ax = plt.subplots(figsize=figsize, layout="constrained")[1]
+    group_of = np.array(list(shown.values()))
     for g, label in enumerate(groups):
-        mine = [k for k, lab in enumerate(labels) if lab == label]
-        if mine:
-            ax.scatter(xy[mine, 0], xy[mine, 1], s=28, color=palette[g % len(palette)],
-                       label=label, zorder=3)
-    at = {w: xy[k] for k, w in enumerate(shown)}
-    for pair in arrows or []:
-        start, end = pair
+        if (group_of == g).any():
+            ax.scatter(*xy[group_of == g].T, s=28, color=palette[g % 10], label=label, zorder=3)
+    at = dict(zip(shown, xy))
+    for start, end in arrows or []:
         if start in at and end in at:
             ax.annotate("", xy=at[end], xytext=at[start], zorder=2,
                         arrowprops=dict(arrowstyle="-|>", color="0.55", lw=1.0, alpha=0.8,
                                         shrinkA=5, shrinkB=5, mutation_scale=10))
-    # Room for the labels before measuring them.
-    span = np.ptp(xy, axis=0)
-    span = np.where(span > 0, span, 1)
+    span = np.where(np.ptp(xy, axis=0) > 0, np.ptp(xy, axis=0), 1)       # room for the labels
     ax.set_xlim(xy[:, 0].min() - 0.08 * span[0], xy[:, 0].max() + 0.15 * span[0])
     ax.set_ylim(xy[:, 1].min() - 0.08 * span[1], xy[:, 1].max() + 0.08 * span[1])
     ratio = pca.explained_variance_ratio_
-    ax.set_xlabel(f"PC 1 ({100 * ratio[0]:.0f}% of the variance it was fitted on)")
-    ax.set_ylabel(f"PC 2 ({100 * ratio[1]:.0f}%)")
+    ax.set(xlabel=f"PC 1 ({100 * ratio[0]:.0f}% of the variance it was fitted on)",
+           ylabel=f"PC 2 ({100 * ratio[1]:.0f}%)")
     ax.set_title(f"{title}\n{how}", fontsize=11)
     ax.legend(loc="best", fontsize=9, framealpha=0.85)
     ax.grid(alpha=0.25)
-    _place_labels(ax, xy, shown, colour_of)
+    _place_labels(ax, xy, list(shown), [palette[g % 10] for g in group_of])
     if skipped:
         names = ", ".join(skipped[:12]) + (", …" if len(skipped) > 12 else "")
         ax.annotate(f"not in the vocabulary, skipped: {names}", (0, 0), xycoords="axes fraction",
-                    xytext=(0, -34), textcoords="offset points", fontsize=8, color="0.4",
-                    va="top")
-    return _save(fig, path)
+                    xytext=(0, -34), textcoords="offset points", fontsize=8, color="0.4", va="top")
+    return _save(ax.figure, path)
 
 
 def pca_panels(emb, title, path=None, themes=None):

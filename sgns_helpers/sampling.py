@@ -19,20 +19,11 @@ import numpy as np
 
 
 def keep_probabilities(counts, sample) -> np.ndarray:
-    """word2vec's probability of keeping each occurrence of a word when subsampling.
-
-    With f the word's count, N the total count and t = ``sample``:
-    ``keep = (sqrt(f / (t N)) + 1) · t N / f``, clipped to at most 1. Words with relative
-    frequency f/N below about 2.6·t are always kept; a word at f/N = 100·t keeps about 11 %.
-
-    Args:
-        counts: ``(V,)`` word counts.
-        sample: the threshold t > 0 (word2vec's ``-sample``, e.g. 1e-3 or 1e-4). There is no
-            "off" value: 0 is rejected rather than silently read as "keep everything".
-            ``sample=1`` keeps every token.
-    Returns:
-        ``(V,)`` float64 probabilities in (0, 1].
-    """
+    """word2vec's probability of keeping each occurrence of a word when subsampling: with f the
+    word's count (``counts``, (V,)), N the total and t = ``sample`` > 0 (e.g. 1e-3),
+    ``keep = (sqrt(f / (t N)) + 1) · t N / f``, clipped to at most 1. Words below f/N ≈ 2.6·t are
+    always kept; a word at f/N = 100·t keeps about 11 %. ``sample=1`` keeps every token; 0 is
+    rejected rather than read as "off". Returns (V,) float64 probabilities in (0, 1]."""
     sample = float(sample)
     if not sample > 0:
         raise ValueError(f"sample must be > 0 (got {sample}); it is the subsampling threshold, "
@@ -45,15 +36,9 @@ def keep_probabilities(counts, sample) -> np.ndarray:
 
 
 def subsample(ids, keep_prob, rng) -> np.ndarray:
-    """Keep each token of ``ids`` with probability ``keep_prob[id]``, independently.
-
-    Args:
-        ids: ``(N,)`` integer word ids.
-        keep_prob: ``(V,)`` from :func:`keep_probabilities`.
-        rng: a ``numpy.random.Generator``; the same state gives the same result.
-    Returns:
-        ``(M,)`` int32, the kept ids in their original order.
-    """
+    """Keep each token of ``ids`` (N,) with probability ``keep_prob[id]`` ((V,), from
+    :func:`keep_probabilities`), independently, drawing with ``rng``. Returns (M,) int32, the kept
+    ids in their original order."""
     ids = np.asarray(ids)
     keep_prob = np.asarray(keep_prob, dtype=np.float64)
     kept = []
@@ -79,20 +64,12 @@ def dynamic_windows(n, window, rng) -> np.ndarray:
 
 
 def skipgram_pairs(ids, window, rng):
-    """(centre, context) pairs of one chunk of token ids with word2vec's dynamic window.
-
-    Each position i draws its reach b_i (:func:`dynamic_windows`) and is paired with the tokens
-    at offsets 1..b_i on both sides, inside the chunk only: pairs never reach past either end of
-    ``ids``. So a context at distance d is used with probability (window − d + 1) / window, and a
-    token away from the ends makes 2·E[b] = window + 1 pairs on average.
-
-    Args:
-        ids: ``(n,)`` integer token ids, in corpus order (after subsampling).
-        window: the maximum distance, ≥ 1.
-        rng: a ``numpy.random.Generator`` (draws the n window sizes).
-    Returns:
-        ``(centers, contexts)``: two ``(P,)`` int32 arrays, grouped by distance (shuffle them).
-    """
+    """(centre, context) pairs of one chunk of token ids ``ids`` (n,), in corpus order, with
+    word2vec's dynamic window: each position i draws its reach b_i in 1..``window`` with ``rng``
+    (:func:`dynamic_windows`) and pairs with the tokens at offsets 1..b_i on both sides, inside the
+    chunk only. So distance d is used with probability (window − d + 1) / window, and a token
+    makes 2·E[b] = window + 1 pairs on average. Returns ``(centers, contexts)``: two (P,) int32
+    arrays, grouped by distance (shuffle them)."""
     ids = np.asarray(ids).astype(np.int32, copy=False)
     n = ids.size
     b = dynamic_windows(n, window, rng)                         # (n,) each position's reach
@@ -114,14 +91,9 @@ def skipgram_pairs(ids, window, rng):
 # ---------------------------------------------------------------------------------------------
 
 def noise_distribution(counts, power=0.75) -> np.ndarray:
-    """The noise distribution P_n(w) = count(w)^power / Σ_v count(v)^power.
-
-    Args:
-        counts: ``(V,)`` non-negative word counts, not all zero.
-        power: the exponent; word2vec uses 0.75 (1 is the unigram, 0 the uniform distribution).
-    Returns:
-        ``(V,)`` float64 probabilities summing to 1.
-    """
+    """The noise distribution P_n(w) = count(w)^power / Σ_v count(v)^power of (V,) non-negative
+    ``counts``: word2vec's power is 0.75 (1 is the unigram, 0 the uniform distribution). Returns
+    (V,) float64 probabilities summing to 1."""
     c = np.asarray(counts, dtype=np.float64)                     # (V,)
     if c.ndim != 1 or c.size == 0 or np.any(c < 0) or not np.isfinite(c).all() or c.sum() <= 0:
         raise ValueError("counts must be a non-empty 1-D array of non-negative counts, not all zero")
@@ -156,16 +128,9 @@ def alias_table(p):
 
 
 class NoiseSampler:
-    """Draws negative samples from ``noise_distribution(counts, power)`` with the alias method.
-
-    One draw costs a uniform number, two table lookups and a comparison, whatever V is, and the
-    two tables take 12 bytes a word. For a (1024, 5) draw with V ≈ 70k this is several times
-    faster than inverting the cumulative distribution with ``searchsorted``.
-
-    Attributes:
-        p: ``(V,)`` float64 noise probabilities.
-        accept, alias: the alias table (:func:`alias_table`).
-    """
+    """Draws negative samples from ``noise_distribution(counts, power)`` (its (V,) ``p``) with the
+    alias method (:func:`alias_table`: ``accept``, ``alias``): one uniform number, two lookups and
+    a comparison a draw, whatever V is; several times faster than ``searchsorted`` on the CDF."""
 
     def __init__(self, counts, power=0.75):
         self.p = noise_distribution(counts, power)
@@ -175,15 +140,8 @@ class NoiseSampler:
         return self.p.size
 
     def sample(self, rng, shape) -> np.ndarray:
-        """Word ids drawn independently from the noise distribution.
-
-        Args:
-            rng: a ``numpy.random.Generator``.
-            shape: output shape, e.g. ``(B, K)``; its last entry is K, the negatives per pair,
-                which must be at least 1.
-        Returns:
-            int32 array of ``shape``.
-        """
+        """Word ids drawn independently from the noise distribution with ``rng``: an int32 array
+        of ``shape``, e.g. ``(B, K)`` (K, the last entry, at least 1)."""
         shape = (shape,) if np.isscalar(shape) else tuple(shape)
         if len(shape) == 0 or shape[-1] < 1 or min(shape) < 0:
             raise ValueError(f"the number of negatives K must be at least 1 (got shape {shape})")

@@ -1,23 +1,16 @@
 """The training loop, shared by the notebooks and ``python -m sgns_helpers train``.
 
 One epoch walks the corpus in chunks of ``chunk_tokens`` token ids. Each chunk gets its own random
-generator, derived from ``(seed, epoch, chunk)``; from it come, in this order, the subsampling of
-frequent words, the (centre, context) pairs with a dynamic window, the shuffle of those pairs, and
-then, batch by batch, the K negatives of every pair. So a seed reproduces a run exactly, and a
-checkpoint only needs the position (epoch, chunk, batch) and the chunk generator's state to resume
-a run as if it had never stopped.
+generator, derived from ``(seed, epoch, chunk)``; from it come, in this order, the subsampling,
+the (centre, context) pairs with a dynamic window, their shuffle, and then, step by step, the
+negatives. So a seed reproduces a run exactly, and a checkpoint needs only the position and that
+generator's state to continue as if the run had never stopped.
 
-Each batch is one step of the update rule (``mode``):
-
-* ``pairs``: minibatch SGNS. A batch of shuffled pairs, K fresh negatives each, and one step of
-  :func:`sgns_helpers.model.sgd_step`: ``lr`` per pair, summed over the batch, all computed at
-  the weights before the step. word2vec and gensim instead take one step per pair, each seeing
-  the rows the previous one moved.
-* ``blocks``: the fast engine (:mod:`sgns_helpers.fast`, imported only for this mode), where
-  consecutive centres share their negatives and a step is a few small matrix products.
-
-Logging, probes, divergence checks and checkpoints are scheduled by words processed and by wall
-time, the same way in both modes.
+Each step is one step of the update rule (``mode``): ``pairs``, minibatch SGNS with
+:func:`sgns_helpers.model.sgd_step` (the step of each of B shuffled pairs, all computed at the same
+weights and summed; word2vec takes them one after another), or ``blocks``, the fast engine of
+:mod:`sgns_helpers.fast`, imported only for that mode. Logging, divergence checks, probes and
+checkpoints go by words processed and by wall time, the same way in both modes.
 """
 from __future__ import annotations
 
@@ -78,27 +71,21 @@ class Settings:
 
     def validate(self):
         """Raise a one-line ValueError for a setting that makes no sense; return self."""
+        least = dict(epochs=1, dim=1, window=1, negatives=1, batch_size=1, block_size=1,
+                     shared_negatives=1, workers=1, chunk_tokens=2, log_points=1, probe_times=1)
+        for name, low in least.items():
+            if not getattr(self, name) >= low:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least {low} "
+                                 f"(got {getattr(self, name)})")
         checks = [
             (self.profile in PROFILES, f"profile must be one of {sorted(PROFILES)}, not {self.profile!r}"),
             (self.mode in MODES, f"--mode must be one of {', '.join(MODES)}, not {self.mode!r}"),
-            (self.epochs >= 1, f"--epochs must be at least 1 (got {self.epochs})"),
             (0 <= self.seed < 2**63, f"--seed must be an integer from 0 to 2**63 - 1 (got {self.seed})"),
-            (self.dim >= 1, f"--dim must be at least 1 (got {self.dim})"),
-            (self.window >= 1, f"--window must be at least 1 (got {self.window})"),
-            (self.negatives >= 1, f"--negatives must be at least 1 (got {self.negatives})"),
             (self.sample > 0, f"--sample must be > 0, e.g. 1e-3 (got {self.sample})"),
             (0 < self.lr <= 1, f"--lr must be in (0, 1], e.g. 0.025 (got {self.lr})"),
-            (self.batch_size >= 1, f"--batch-size must be at least 1 (got {self.batch_size})"),
-            (self.block_size >= 1, f"--block-size must be at least 1 (got {self.block_size})"),
-            (self.shared_negatives >= 1,
-             f"--shared-negatives must be at least 1 (got {self.shared_negatives})"),
-            (self.workers >= 1, f"--workers must be at least 1 (got {self.workers})"),
+            (self.checkpoint_every >= 0, "--checkpoint-every must be >= 0 seconds"),
             (self.workers == 1 or self.mode == "blocks",
              "--workers above 1 needs --mode blocks (the pairs mode runs in one process)"),
-            (self.chunk_tokens >= 2, f"chunk_tokens must be at least 2 (got {self.chunk_tokens})"),
-            (self.checkpoint_every >= 0, "--checkpoint-every must be >= 0 seconds"),
-            (self.log_points >= 1, "log_points must be at least 1"),
-            (self.probe_times >= 1, "probe_times must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:
@@ -127,16 +114,12 @@ MODE_DEFAULTS = {
 
 
 def make_settings(profile=None, **overrides):
-    """Settings of a profile (default ``$SGNS_PROFILE``, else ``full``) with ``overrides`` applied.
-
-    Overrides that are None are ignored, so CLI options that were not given keep the profile's value.
-    The batch size and damping default to the values of the chosen mode (MODE_DEFAULTS).
-    """
+    """Settings of a profile (default ``$SGNS_PROFILE``, else ``full``) with ``overrides`` applied
+    (None is "not given"); the batch size and damping default to the mode's (MODE_DEFAULTS)."""
     profile = profile or os.environ.get("SGNS_PROFILE") or "full"
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {sorted(PROFILES)}, not {profile!r}")
-    names = {f.name for f in dataclasses.fields(Settings)}
-    unknown = set(overrides) - names
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(Settings)}
     if unknown:
         raise ValueError(f"unknown setting {sorted(unknown)[0]!r}")
     given = {key: value for key, value in overrides.items() if value is not None}
@@ -151,11 +134,7 @@ def make_settings(profile=None, **overrides):
 
 def init_weights(V, D, rng, dtype=np.float32):
     """word2vec's start: W_in uniform in ±0.5/D, W_out all zeros. Returns (W_in, W_out), each (V, D).
-
-    W_out = 0 makes every score 0 at the start, so σ = 1/2 for positives and negatives alike and
-    the first steps move W_out along the (random) centre vectors; a random W_out would add noise
-    to every score for no benefit. Only one matrix has to be random to break the symmetry.
-    """
+    With W_out = 0 every score starts at 0; one random matrix is enough to break the symmetry."""
     W_in = ((rng.random((V, D), dtype=np.float64) - 0.5) / D).astype(dtype)
     W_out = np.zeros((V, D), dtype=dtype)
     return W_in, W_out
@@ -172,12 +151,9 @@ def chunk_rng(seed, epoch, chunk):
 
 
 def prepare_chunk(chunk_ids, keep_prob, settings, rng):
-    """Subsample a chunk, make its skip-gram pairs and shuffle them, all with ``rng``.
-
-    Returns ``(centers, contexts, n_kept)``: two (P,) int32 arrays in a random order and the number
-    of tokens that survived subsampling. The shuffle is drawn here, before any negatives, so that
-    the generator's state after this call is the same however the batches are consumed.
-    """
+    """Subsample a chunk, make its skip-gram pairs and shuffle them, all with ``rng`` (before any
+    negatives are drawn). Returns ``(centers, contexts, n_kept)``: two (P,) int32 arrays in a
+    random order and the number of tokens that survived subsampling."""
     kept = subsample(chunk_ids, keep_prob, rng)                              # (n_kept,)
     centers, contexts = skipgram_pairs(kept, settings.window, rng)          # (P,), (P,)
     order = rng.permutation(len(centers))
@@ -196,9 +172,7 @@ def pairs_step(W_in, W_out, centers, contexts, b, lr, rng, sampler, settings):
 
 @dataclass(frozen=True)
 class UpdateRule:
-    """How a mode turns a chunk into steps: ``prepare`` it once (with the chunk's generator, before
-    any step draws from it), count its steps, and do step ``b``, returning ``(loss, pairs)``.
-    ``helpers(trainer, n)``, if the mode has them, starts n worker processes (or None)."""
+    """How a mode turns a chunk into steps: ``prepare`` it once, count its steps, do step ``b``."""
 
     prepare: object         # (chunk_ids, keep_prob, settings, rng) -> (x, y, n_kept)
     n_steps: object         # (x, settings) -> int
@@ -220,8 +194,8 @@ def update_rule(mode):
 
 @contextmanager
 def _closing(helpers, bar):
-    """Stop the worker processes and close the progress bar (those not None) however the block
-    ends; after an error the bar is cleared, so that the error's one line is what is left."""
+    """Stop the workers and close the progress bar however the block ends (after an error the bar
+    is cleared, so that the error's one line is what is left)."""
     try:
         yield
         if bar is not None:
@@ -236,9 +210,8 @@ def _closing(helpers, bar):
 
 @contextmanager
 def _signals_as_flag():
-    """Within the block, Ctrl-C (SIGINT) and SIGTERM set a flag, read by calling the yielded
-    function, instead of raising at an arbitrary line: the loop stops between two steps with a
-    consistent state."""
+    """Within the block Ctrl-C (SIGINT) and SIGTERM set a flag (read by calling the yielded
+    function) instead of raising at an arbitrary line, so the loop stops between two steps."""
     flag = []
     if threading.current_thread() is not threading.main_thread():
         yield lambda: False
@@ -253,30 +226,29 @@ def _signals_as_flag():
 
 
 def check_memory(settings, V, N):
-    """Raise a one-line ValueError if the largest arrays of a run (V words, a corpus of N token
-    ids) cannot fit in this machine's memory, naming the setting to lower and a value that fits.
-    Where the machine's memory is unknown (``os.sysconf`` is Unix-only), nothing is checked."""
+    """Raise a one-line ValueError, naming the setting to lower and a value that fits, if one of
+    the largest arrays of a run (V words, N token ids) would take over half this machine's memory
+    (unknown where ``os.sysconf`` is missing: then nothing is checked)."""
     try:
         memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
         return
     s, n = settings, min(settings.chunk_tokens, N)
-    # (option, its value, bytes as a function of it): the weights, then what a chunk and a step
-    # hold (pairs: the chunk's pairs and a step's gathered rows; blocks: a batch's plan).
-    needs = [("dim", s.dim, lambda d: 2 * V * d * 4)]
-    if s.mode == "pairs":
+    row = (s.dim + 4) * 16                       # a pair's gathered rows and their gradients
+    needs = [("dim", s.dim, lambda d: 2 * V * d * 4)]                    # the weights
+    if s.mode == "pairs":                        # a chunk's pairs; a step's rows
         needs += [("window", s.window, lambda w: n * min(w + 1, 2 * n) * 16),
-                  ("negatives", s.negatives, lambda k: s.batch_size * (k + 1) * (s.dim + 4) * 16),
-                  ("batch_size", s.batch_size, lambda b: b * (s.negatives + 1) * (s.dim + 4) * 16)]
-    else:
-        needs += [("window", s.window, lambda w: 16 * s.batch_size * (s.block_size + 2 * w
-                                                                      + s.shared_negatives) * 24)]
+                  ("negatives", s.negatives, lambda k: s.batch_size * (k + 1) * row),
+                  ("batch_size", s.batch_size, lambda b: b * (s.negatives + 1) * row)]
+    else:                                        # a batch's plan
+        needs += [("window", s.window, lambda w: 16 * s.batch_size * 24
+                   * (s.block_size + 2 * w + s.shared_negatives))]
     for option, value, size in needs:
         if size(value) > memory / 2:
-            fits = max(1, int(value * memory / 2 / size(value)))
             raise ValueError(f"--{option.replace('_', '-')} {value} needs about "
                              f"{size(value) / 2**30:,.0f} GiB for one array, more than this "
-                             f"machine's {memory / 2**30:.0f} GiB can hold; try at most {fits:,}")
+                             f"machine's {memory / 2**30:.0f} GiB can hold; try at most "
+                             f"{max(1, int(value * memory / 2 / size(value))):,}")
 
 
 def peak_rss_mb():
@@ -296,8 +268,8 @@ def peak_rss_mb():
 
 @dataclass
 class Position:
-    """Where a run is: the next batch to do. ``rng_state`` is the chunk generator after the
-    pairs were made and the first ``batch`` batches drew their negatives (None at a chunk's start)."""
+    """Where a run is: the next step to do, and the chunk generator's state before it (None at a
+    chunk's start)."""
 
     epoch: int = 0
     chunk: int = 0
@@ -312,10 +284,8 @@ class Position:
 
 class Trainer:
     """One training run: the settings, the corpus, the two matrices and the position in the run.
-
-    ``run()`` trains to the end (or until interrupted); ``checkpoint(path)`` and
-    ``Trainer.resume(path, ids, vocab)`` save and restore everything needed to continue exactly.
-    """
+    ``run()`` trains to the end; ``checkpoint(path)`` and ``Trainer.resume(path, ids, vocab)``
+    save and restore everything needed to continue exactly."""
 
     def __init__(self, settings, ids, vocab, checkpoint_path=None):
         self.settings = settings
@@ -411,10 +381,9 @@ class Trainer:
 
     # -- logging ----------------------------------------------------------------------------------
     def _log(self, done, lr, bar):
-        """Record the smoothed loss and the learning rate at ``done`` words; stop if the run has
-        diverged: a loss far above the (K+1)·log 2 of the start, or weights that are NaN,
-        infinite or far larger than any trained vectors (root mean square above 10, where
-        trained SGNS vectors have about 0.2 to 0.5)."""
+        """Record the smoothed loss and the learning rate at ``done`` words, or stop a run that
+        diverged: a loss far above the (K+1)·log 2 of the start, or weights NaN, infinite or far
+        larger than trained vectors (root mean square above 10; trained SGNS has 0.2 to 0.5)."""
         smooth = self.pos.smooth_loss
         rms = max(math.sqrt(np.dot(W.ravel(), W.ravel()) / W.size) for W in (self.W_in, self.W_out))
         if not (smooth < 3 * (self.settings.negatives + 1) * math.log(2) and rms < 10):
@@ -479,38 +448,34 @@ class Trainer:
     # -- results --------------------------------------------------------------------------------
     def metrics(self, corpus_info):
         """What a run reports in metrics.json: settings, corpus, speeds, memory, history."""
-        raw = self.settings.epochs * self.vocab.corpus_words
-        secs = max(self.pos.train_seconds, 1e-9)
-        rss = peak_rss_mb()
-        return {
-            "settings": dataclasses.asdict(self.settings),
-            "corpus": corpus_info,
-            "vocabulary_size": len(self.vocab),
-            "corpus_words": int(self.vocab.corpus_words),
-            "train_seconds": round(self.pos.train_seconds, 2),
-            "raw_words_per_second": round(raw / secs),
-            "effective_words_per_second": round(self.pos.kept_done / secs),
-            "pairs_per_second": round(self.pos.pairs_done / secs),
-            "peak_rss_mb": None if rss is None else round(rss, 1),
-            "workers_private_mb": None if self.workers_private_mb is None
-            else round(self.workers_private_mb, 1),
-            "final_loss": self.history["loss"][-1] if self.history["loss"] else None,
-            "history": self.history,
-        }
+        secs, rss, extra = max(self.pos.train_seconds, 1e-9), peak_rss_mb(), self.workers_private_mb
+        return {"settings": dataclasses.asdict(self.settings), "corpus": corpus_info,
+                "vocabulary_size": len(self.vocab), "corpus_words": int(self.vocab.corpus_words),
+                "train_seconds": round(self.pos.train_seconds, 2),
+                "raw_words_per_second": round(self.settings.epochs * self.vocab.corpus_words / secs),
+                "effective_words_per_second": round(self.pos.kept_done / secs),
+                "pairs_per_second": round(self.pos.pairs_done / secs),
+                "peak_rss_mb": None if rss is None else round(rss, 1),
+                "workers_private_mb": None if extra is None else round(extra, 1),
+                "final_loss": self.history["loss"][-1] if self.history["loss"] else None,
+                "history": self.history}
 
 
 def read_checkpoint(path):
-    """``(meta, W_in, W_out)`` of a checkpoint; meta holds settings, position, history, finished
-    and corpus_sha256. A damaged file is a one-line ValueError naming it (no pickles are loaded)."""
+    """``(meta, W_in, W_out)`` of a checkpoint (meta: settings, position, history, finished,
+    corpus_sha256). A damaged file is a one-line ValueError naming it; no pickle is loaded."""
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             W_in, W_out = z["W_in"], z["W_out"]
-        if not {"settings", "position", "history"} <= set(meta):
+        if not ({"settings", "position", "history"} <= set(meta)
+                and set(meta["settings"]) <= {f.name for f in dataclasses.fields(Settings)}
+                and set(meta["position"]) <= {f.name for f in dataclasses.fields(Position)}):
             raise KeyError("meta")
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"the checkpoint {path} is damaged ({type(exc).__name__}); delete it to "
-                         f"start the run again, or choose another --out") from None
+        raise ValueError(f"the checkpoint {path} is damaged or from another version of the course "
+                         f"({type(exc).__name__}); delete it to start the run again, or choose "
+                         f"another --out") from None
     return meta, W_in, W_out
 
 
@@ -529,9 +494,8 @@ def _diverged(trainer, loss, rms=None):
 
 
 def _progress_bar(trainer, progress):
-    """A text progress bar (also in notebooks, where it needs no widgets). It first shows after
-    2 s, and outside a terminal it redraws at most every 10 s, so that saved notebook outputs
-    and logs stay short."""
+    """A text progress bar (also in notebooks: no widgets). It shows after 2 s, and outside a
+    terminal redraws at most every 10 s, so that notebook outputs and logs stay short."""
     if not progress:
         return None
     from tqdm import tqdm

@@ -218,7 +218,8 @@ def test_unknown_words_and_bad_files_give_clear_errors(tmp_path, toy_file):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         analogy_accuracy(emb, tmp_path / "missing.txt")
     bad = tmp_path / "bad.txt"
-    for text, match in [("a b c d\n", "before the first"), (": s\na b c\n", "line 2 .*4 words"),
+    for text, match in [("a b c d\n", "line 1 .*after a ': section' header"),
+                        (": s\na b c\n", "line 2 should be four words"),
                         (": s\n\n", "no analogy questions")]:
         bad.write_text(text)
         with pytest.raises(ValueError, match=match):
