@@ -385,7 +385,7 @@ class Trainer:
         diverged: a loss far above the (K+1)·log 2 of the start, or weights NaN, infinite or far
         larger than trained vectors (root mean square above 10; trained SGNS has 0.2 to 0.5)."""
         smooth = self.pos.smooth_loss
-        rms = max(math.sqrt(np.dot(W.ravel(), W.ravel()) / W.size) for W in (self.W_in, self.W_out))
+        rms = max(_rms(W) for W in (self.W_in, self.W_out))
         if not (smooth < 3 * (self.settings.negatives + 1) * math.log(2) and rms < 10):
             raise _diverged(self, smooth, rms)
         self.history["words"].append(int(done))
@@ -479,10 +479,22 @@ def read_checkpoint(path):
     return meta, W_in, W_out
 
 
+def _rms(W):
+    """Root mean square of the entries of W (float32, so a blown-up W may overflow the sum of
+    squares: then it is summed again in float64; inf means W holds an infinite value)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        squares = float(np.dot(W.ravel(), W.ravel()))
+    if not math.isfinite(squares):
+        squares = float(np.einsum("i,i->", W.ravel(), W.ravel(), dtype=np.float64))
+    return math.sqrt(squares / W.size)
+
+
 def _diverged(trainer, loss, rms=None):
     s = trainer.settings
     where = f"epoch {trainer.pos.epoch + 1}, {100 * trainer.pos.words_done / trainer.total_words:.0f}% done"
-    what = f"loss {loss:.4g}" + ("" if rms is None else f", weights of root mean square {rms:.3g}")
+    what = f"loss {loss:.4g}" + ("" if rms is None else
+                                 f", weights of root mean square {rms:.3g}" if math.isfinite(rms)
+                                 else ", weights that are no longer finite numbers")
     kept = (f"; the last good checkpoint is kept in {trainer.checkpoint_path}" if trainer.saved
             else "; no checkpoint had been written yet")
     why = ("" if s.mode == "pairs" else f" (in blocks mode each shared negative stands for "

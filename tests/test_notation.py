@@ -1,4 +1,4 @@
-"""The README's notation table is the one the notebooks and the package use: check it."""
+"""The notation table (NOTATION.md) is the one the notebooks and the package use: check it."""
 import json
 import re
 from pathlib import Path
@@ -7,7 +7,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def notation_rows():
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "NOTATION.md").read_text()
     block = text.split("<!-- notation -->")[1].split("<!-- /notation -->")[0]
     rows = [r for r in block.splitlines() if r.startswith("|") and "---" not in r][1:]
     return [[c.strip() for c in r.strip("|").split("|")] for r in rows]
@@ -33,11 +33,11 @@ def test_every_code_name_in_the_table_is_used_by_the_package():
         names = re.findall(r"`([A-Za-z_][A-Za-z_0-9]*)`", row[1])
         assert names, f"no code name in the row {row}"
         for name in names:
-            assert re.search(rf"\b{name}\b", source), f"{name} (README notation) is not in sgns_helpers"
+            assert re.search(rf"\b{name}\b", source), f"{name} (NOTATION.md) is not in sgns_helpers"
 
 
 def test_no_score_is_called_sigma():
-    """Scores are s_pos and s_neg; σ is only the sigmoid (a slip of the note the course started from)."""
+    """Scores are s_pos and s_neg; σ is only the sigmoid."""
     pattern = re.compile(r"\bsigma_(pos|neg)\b")
     for where, text in [("sgns_helpers", package_source()), *notebook_code().items()]:
         assert not pattern.search(text), f"{where} calls a score sigma_pos/sigma_neg"
