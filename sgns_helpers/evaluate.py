@@ -212,8 +212,15 @@ def analogy_accuracy(emb, path, restrict=30000, method="3cosadd", eps=1e-3, batc
             target /= np.maximum(np.linalg.norm(target, axis=1, keepdims=True), 1e-30)
             score = target @ W.T                                          # (B, N)
         else:
-            cos_a, cos_b, cos_c = (W[x] @ W.T for x in (a, b, c))         # (B, N) each
-            score = ((1 + cos_b) / 2) * ((1 + cos_c) / 2) / ((1 + cos_a) / 2 + eps)
+            # Each distinct question word's shifted cosines cos' = (1 + cos)/2 with all N
+            # candidates, once a batch (words repeat across questions): (U, N).
+            uniq, where = np.unique(np.concatenate([a, b, c]), return_inverse=True)
+            shifted = W[uniq] @ W.T
+            shifted += 1
+            shifted /= 2
+            at_a, at_b, at_c = where.reshape(3, -1)                       # (B,) each
+            score = shifted[at_b] * shifted[at_c]                         # (B, N)
+            score /= shifted[at_a] + eps
         if len(fold) < N:                  # case twins: also exclude other spellings of a, b, c
             twin = fold_id[None, :]                                       # (1, N)
             score[(twin == a[:, None]) | (twin == b[:, None]) | (twin == c[:, None])] = -np.inf
