@@ -77,14 +77,16 @@ def plot(sweep, path):
     from sgns_helpers.files import atomic_write
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.9))
-    for ax, key, scale, ylabel in ((axes[0], "analogy", 100, "analogy accuracy (30k), %"),
-                                   (axes[1], "ws353", 1, "WS-353 Spearman ρ")):
+    panels = ((axes[0], "analogy", 100, "analogy accuracy (30k), %"),
+              (axes[1], "ws353", 1, "WS-353 Spearman ρ"))
+    for ax, key, scale, ylabel in panels:
         for r in sweep["rows"]:
             ours = r["trainer"].startswith("ours")
-            x, y = r["raw_wps"] / 1e3, scale * r[key]
-            ax.scatter(x, y, marker="o" if ours else "s", color="C0" if ours else "C3")
-            ax.annotate(r["label"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.set(xscale="log", xlabel="raw words/s (thousands, log scale)", ylabel=ylabel)
+            ax.scatter(r["raw_wps"] / 1e3, scale * r[key], marker="o" if ours else "s",
+                       color="C0" if ours else "C3")
+        speeds = [r["raw_wps"] / 1e3 for r in sweep["rows"]]
+        ax.set(xscale="log", xlabel="raw words/s (thousands, log scale)", ylabel=ylabel,
+               xlim=(min(speeds) / 1.3, max(speeds) * 2))        # room for the labels
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         ax.xaxis.set_minor_formatter(FuncFormatter(       # label 2, 3 and 5 of each decade
             lambda v, _: f"{v:,.0f}" if f"{v:.0e}"[0] in "235" else ""))
@@ -93,6 +95,20 @@ def plot(sweep, path):
                  f"{sweep['machine']['cores']} cores (blue: this course's trainer, red: gensim)",
                  fontsize=10)
     fig.tight_layout()
+    renderer = fig.canvas.get_renderer()
+    for ax, key, scale, _ in panels:       # each label where it overlaps no label placed before
+        placed = []
+        for r in sweep["rows"]:
+            for dx, dy, ha in ((4, 3, "left"), (4, -10, "left"), (-4, 3, "right"), (-4, -10, "right")):
+                label = ax.annotate(r["label"], (r["raw_wps"] / 1e3, scale * r[key]), fontsize=7,
+                                    xytext=(dx, dy), textcoords="offset points", ha=ha)
+                box = label.get_window_extent(renderer)
+                if not any(box.overlaps(other) for other in placed):
+                    break
+                label.remove()
+            else:
+                ax.add_artist(label)       # no free place: keep the last try
+            placed.append(box)
     with atomic_write(path) as f:
         fig.savefig(f, format="png", dpi=110)
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .functions import log_sigmoid, sigmoid
+from .functions import log_sigmoid
 from .model import check_damping, damping_factors, summing_matrix
 from .sampling import dynamic_windows, subsample
 
@@ -43,9 +43,12 @@ from .sampling import dynamic_windows, subsample
 #: weights, the grouping of repeated rows) is planned for all of them at once.
 UPDATES_PER_BATCH = 16
 
-#: How worker processes start: None is "fork" on Linux (quick, copies nothing until written) and
-#: "spawn" elsewhere (a fresh interpreter: macOS's and Windows' system libraries do not survive a
-#: fork). Tests set it to try both.
+#: How worker processes start: None is "fork" on Linux and "spawn" elsewhere (macOS's and Windows'
+#: system libraries do not survive a fork). A forked worker starts at once and shares the trainer's
+#: pages until either writes them; it ends up holding a copy of each page of the trainer's heap
+#: that the trainer rewrites (about 90 MB on the stand-in corpus). "forkserver" starts workers
+#: from a fresh interpreter (about 30 MB each) but ran 20% slower on this machine under the
+#: Makefile's malloc setting. Tests try all three.
 START_METHOD = None
 
 
@@ -234,24 +237,36 @@ def run_block_plan(W_in, W_out, plan, lr, measure_loss=True):
 
     ``loss`` is the mean per-pair loss before each update (with the weighting), or before the
     first update only when ``measure_loss`` is ``"first"``; ``pairs`` counts all the pairs.
+    The arrays of an update are made once and reused by every update of the plan.
     """
-    D = W_in.shape[1]
+    G, nb, S, O = plan.weight.shape
+    D, dtype = W_in.shape[1], W_in.dtype
+    V_blk, g_V = np.empty((nb, S, D), dtype), np.empty((nb, S, D), dtype)
+    U_blk, g_U = np.empty((nb, O, D), dtype), np.empty((nb, O, D), dtype)
+    s, g = np.empty((nb, S, O), dtype), np.empty((nb, S, O), dtype)
     loss_sum, loss_pairs = 0.0, 0
-    for u in range(plan.pairs.shape[0]):
+    for u in range(G):
         if plan.pairs[u] == 0:
             continue
-        V_blk = np.take(W_in, plan.centre_ids[u], axis=0)                   # (nb, S, D)
-        U_blk = np.take(W_out, plan.out_ids[u], axis=0)                     # (nb, O, D)
-        s = np.matmul(V_blk, U_blk.transpose(0, 2, 1))                      # (nb, S, O) scores
+        np.take(W_in, plan.centre_ids[u], axis=0, out=V_blk)                # (nb, S, D)
+        np.take(W_out, plan.out_ids[u], axis=0, out=U_blk)                  # (nb, O, D)
+        np.matmul(V_blk, U_blk.transpose(0, 2, 1), out=s)                   # (nb, S, O) scores
         weight, label = plan.weight[u], plan.label[u]
         if measure_loss is True or (measure_loss == "first" and loss_pairs == 0):
             # −label·log σ(s) − (weight − label)·log σ(−s), with log σ(−s) = log σ(s) − s
             loss_sum += (np.sum((weight - label) * s, dtype=np.float64)
                          - np.sum(weight * log_sigmoid(s), dtype=np.float64))
             loss_pairs += int(plan.pairs[u])
-        g = weight * sigmoid(s) - label                                     # (nb, S, O)
-        g_V = np.matmul(g, U_blk)                                           # ∂L/∂V_blk
-        g_U = np.matmul(g.transpose(0, 2, 1), V_blk)                        # ∂L/∂U_blk
+        # g = weight·σ(s) − label with σ(s) = (1 + tanh(s/2))/2: one ufunc, no overflow, and
+        # fewer passes over the scores than sgns_helpers.functions.sigmoid's exp form
+        np.multiply(s, 0.5, out=g)
+        np.tanh(g, out=g)
+        g += 1
+        g *= weight
+        g *= 0.5
+        g -= label                                                          # (nb, S, O)
+        np.matmul(g, U_blk, out=g_V)                                        # ∂L/∂V_blk
+        np.matmul(g.transpose(0, 2, 1), V_blk, out=g_U)                     # ∂L/∂U_blk
         for W, rows, grads, (sums, uniq, first) in (
                 (W_in, V_blk, g_V, plan.scatter_in[u]), (W_out, U_blk, g_U, plan.scatter_out[u])):
             if uniq.size:
@@ -293,9 +308,10 @@ class WorkerPool:
     Threads would be the natural choice, but a block update is some thirty NumPy calls on small
     arrays, and two threads spend their time waiting for each other's hold on Python's global
     interpreter lock (measured: two threads were slower than one). Processes have no such lock.
-    While the pool is open, the trainer's ``W_in`` and ``W_out`` live in shared memory (anonymous:
-    nothing is left behind however the run ends); ``close`` copies them back into ordinary arrays
-    and stops the processes. A worker ends by itself if the trainer dies.
+    The pool moves the trainer's ``W_in`` and ``W_out`` into shared memory (anonymous: nothing is
+    left behind however the run ends), where they stay after ``close`` stops the processes: once
+    the workers are gone it is the trainer's own memory, and a copy back would hold the weights
+    twice for a moment. A worker ends by itself if the trainer dies.
     """
 
     def __init__(self, trainer, n):
@@ -319,14 +335,12 @@ class WorkerPool:
         return [self.pool.submit(_worker_job, *job) for job in jobs]
 
     def close(self):
-        """Stop the processes, then give the trainer ordinary arrays back."""
+        """Stop the processes (the weights stay where they are)."""
         pids = [p.pid for p in multiprocessing.active_children()]
         private = [_private_mb(pid) for pid in pids]
         known = [mb for mb in private if mb is not None]
         self.trainer.workers_private_mb = sum(known) if known else None
         self.pool.shutdown(wait=True, cancel_futures=True)
-        for name in ("W_in", "W_out"):
-            setattr(self.trainer, name, np.array(getattr(self.trainer, name)))
 
 
 _WEIGHTS = []      # in a worker process: W_in and W_out, views of the trainer's shared memory

@@ -135,16 +135,20 @@ def test_a_finite_blow_up_stops_with_one_line_and_no_vectors(cli, small_corpus, 
 # 7. Nothing is left behind by a killed run ------------------------------------------------------
 
 def children(pid):
-    """Process ids whose parent is ``pid`` (Linux /proc)."""
-    found = []
+    """Process ids descended from ``pid``: its children, theirs, and so on (Linux /proc; the
+    workers are children of multiprocessing's fork server, itself a child of the trainer)."""
+    parent_of = {}
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines()
                           if ":\t" in line)
         except OSError:
             continue
-        if fields.get("PPid", "").strip() == str(pid):
-            found.append(int(status.parent.name))
+        parent_of[int(status.parent.name)] = int(fields.get("PPid", "0").strip() or 0)
+    found, frontier = [], {pid}
+    while frontier:
+        frontier = {p for p, parent in parent_of.items() if parent in frontier}
+        found += sorted(frontier)
     return found
 
 
