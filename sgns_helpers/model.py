@@ -80,8 +80,8 @@ def check_damping(damping):
     return damping
 
 
-def check_batch(W_in, W_out, centers, contexts, negatives):
-    """Validate a batch; return ``(centers, contexts, negatives)`` as integer arrays."""
+def check_batch(W_in, W_out, centres, contexts, negatives):
+    """Validate a batch; return ``(centres, contexts, negatives)`` as integer arrays."""
     if not (isinstance(W_in, np.ndarray) and isinstance(W_out, np.ndarray)):
         raise ValueError("W_in and W_out must be numpy arrays of shape (V, D)")
     if W_in.ndim != 2 or W_in.shape != W_out.shape:
@@ -89,25 +89,25 @@ def check_batch(W_in, W_out, centers, contexts, negatives):
     if W_in.dtype != W_out.dtype or not np.issubdtype(W_in.dtype, np.floating):
         raise ValueError(f"W_in and W_out must share one float dtype; "
                          f"got {W_in.dtype} and {W_out.dtype}")
-    centers, contexts, negatives = np.asarray(centers), np.asarray(contexts), np.asarray(negatives)
-    if centers.ndim != 1 or contexts.shape != centers.shape or negatives.ndim != 2 \
-            or negatives.shape[0] != centers.shape[0]:
-        raise ValueError(f"expected centers (B,), contexts (B,), negatives (B, K); "
-                         f"got {centers.shape}, {contexts.shape}, {negatives.shape}")
+    centres, contexts, negatives = np.asarray(centres), np.asarray(contexts), np.asarray(negatives)
+    if centres.ndim != 1 or contexts.shape != centres.shape or negatives.ndim != 2 \
+            or negatives.shape[0] != centres.shape[0]:
+        raise ValueError(f"expected centres (B,), contexts (B,), negatives (B, K); "
+                         f"got {centres.shape}, {contexts.shape}, {negatives.shape}")
     V = W_in.shape[0]
-    for name, ids in (("centers", centers), ("contexts", contexts), ("negatives", negatives)):
+    for name, ids in (("centres", centres), ("contexts", contexts), ("negatives", negatives)):
         if not np.issubdtype(ids.dtype, np.integer):
             raise ValueError(f"{name} must hold integer word ids, got dtype {ids.dtype}")
         if ids.size and (ids.min() < 0 or ids.max() >= V):
             raise ValueError(f"{name} holds ids outside 0..{V - 1}: "
                              f"min {ids.min()}, max {ids.max()}")
-    return centers, contexts, negatives
+    return centres, contexts, negatives
 
 
-def loss_and_grads(W_in, W_out, centers, contexts, negatives):
+def loss_and_grads(W_in, W_out, centres, contexts, negatives):
     """Mean SGNS loss of a batch and its dense gradients with respect to both matrices.
 
-    ``W_in``, ``W_out``: ``(V, D)`` float arrays (one dtype). Example b has centre ``centers[b]``,
+    ``W_in``, ``W_out``: ``(V, D)`` float arrays (one dtype). Example b has centre ``centres[b]``,
     context ``contexts[b]`` (``(B,)`` ids) and negatives ``negatives[b]`` (``(B, K)``). The loss
     is the MEAN over b of the per-example loss of ``example_loss_and_grads``.
 
@@ -116,9 +116,9 @@ def loss_and_grads(W_in, W_out, centers, contexts, negatives):
     share (``np.add.at``): a repeated centre, a word that is one example's context and another's
     negative, a negative drawn twice or equal to its own context.
     """
-    centers, contexts, negatives = check_batch(W_in, W_out, centers, contexts, negatives)
-    B = centers.shape[0]
-    v_w = W_in[centers]                                 # (B, D)
+    centres, contexts, negatives = check_batch(W_in, W_out, centres, contexts, negatives)
+    B = centres.shape[0]
+    v_w = W_in[centres]                                 # (B, D)
     u_c = W_out[contexts]                               # (B, D)
     U_neg = W_out[negatives]                            # (B, K, D)
 
@@ -133,7 +133,7 @@ def loss_and_grads(W_in, W_out, centers, contexts, negatives):
 
     dW_in = np.zeros_like(W_in)                         # (V, D)
     dW_out = np.zeros_like(W_out)                       # (V, D)
-    np.add.at(dW_in, centers, g_v_w)                    # repeated centres accumulate
+    np.add.at(dW_in, centres, g_v_w)                    # repeated centres accumulate
     np.add.at(dW_out, contexts, g_u_c)                  # repeated contexts accumulate ...
     np.add.at(dW_out, negatives, g_U_neg)               # ... and negatives, onto the same rows
     return float(np.mean(loss, dtype=np.float64)), dW_in, dW_out
@@ -193,11 +193,11 @@ def scatter_step(W, ids, grads, lr, damping=0.0, *, weights=None, src=None, curr
     W[uniq] = (W[uniq] if current is None else current[first]) - step
 
 
-def sgd_step(W_in, W_out, centers, contexts, negatives, lr, *, damping=0.0):
+def sgd_step(W_in, W_out, centres, contexts, negatives, lr, *, damping=0.0):
     """One SGD step on a batch, in place, with word2vec's SUM scaling; returns the batch's mean
     loss before it (a Python float).
 
-    ``W_in``, ``W_out`` are ``(V, D)`` float arrays; ``centers``, ``contexts`` ``(B,)`` and
+    ``W_in``, ``W_out`` are ``(V, D)`` float arrays; ``centres``, ``contexts`` ``(B,)`` and
     ``negatives`` ``(B, K)`` integer ids. Each example gets a step of ``lr`` on its own loss (as
     in word2vec), so with ``damping=0`` the result is ``W − lr · B · dW`` with ``dW`` from
     ``loss_and_grads``. With d = ``damping`` > 0, the summed update of a row that occurs n times
@@ -205,7 +205,7 @@ def sgd_step(W_in, W_out, centers, contexts, negatives, lr, *, damping=0.0):
     multiplied by n^(−d): 0.5 divides it by √n, 1 takes the mean. Only the rows that occur are
     read and written.
     """
-    centers, contexts, negatives = check_batch(W_in, W_out, centers, contexts, negatives)
+    centres, contexts, negatives = check_batch(W_in, W_out, centres, contexts, negatives)
     check_damping(damping)
     if np.may_share_memory(W_in, W_out):
         raise ValueError("W_in and W_out must be two separate arrays (copy one of them)")
@@ -213,15 +213,15 @@ def sgd_step(W_in, W_out, centers, contexts, negatives, lr, *, damping=0.0):
     if B == 0:
         return 0.0
     out_ids = np.concatenate((contexts[:, None], negatives), axis=1)     # (B, K+1): c | n_1..n_K
-    v_w = np.take(W_in, centers, axis=0)                                 # (B, D)
+    v_w = np.take(W_in, centres, axis=0)                                 # (B, D)
     U_out = np.take(W_out, out_ids, axis=0)                              # (B, K+1, D): u_c | U_neg
     s = np.matmul(U_out, v_w[:, :, None])[:, :, 0]                       # (B, K+1): s_pos | s_neg
     loss, g_pos, g_neg = loss_and_score_grads(s[:, 0], s[:, 1:])
     g = np.concatenate((g_pos[:, None], g_neg), axis=1)                  # (B, K+1): g_pos | g_neg
     g_v_w = np.matmul(g[:, None, :], U_out)[:, 0]                        # (B, D) ∂L/∂v_w each
 
-    # W_in: row centers[b] gets g_v_w[b].  W_out: row out_ids[b, k] gets g[b, k] · v_w[b].
-    scatter_step(W_in, centers, g_v_w, lr, damping, current=v_w)
+    # W_in: row centres[b] gets g_v_w[b].  W_out: row out_ids[b, k] gets g[b, k] · v_w[b].
+    scatter_step(W_in, centres, g_v_w, lr, damping, current=v_w)
     scatter_step(W_out, out_ids.reshape(-1), v_w, lr, damping, weights=g.reshape(-1),
                  src=np.repeat(np.arange(B), K + 1), current=U_out.reshape(B * (K + 1), -1))
     return float(np.mean(loss, dtype=np.float64))

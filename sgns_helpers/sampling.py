@@ -6,7 +6,7 @@ Everything random takes a ``numpy.random.Generator`` from the caller, so one see
 Data flow for one chunk of token ids (``train.prepare_chunk`` does the first three)::
 
     ids (n,) → subsample(ids, keep_probabilities(counts, t), rng) → kept (m,)
-             → skipgram_pairs(kept, window, rng) → centers, contexts (P,) → shuffled
+             → skipgram_pairs(kept, window, rng) → centres, contexts (P,) → shuffled
     NoiseSampler(counts).sample(rng, (B, K)) → negatives (B, K), a batch at a time
 """
 from __future__ import annotations
@@ -68,22 +68,22 @@ def skipgram_pairs(ids, window, rng):
     word2vec's dynamic window: each position i draws its reach b_i in 1..``window`` with ``rng``
     (:func:`dynamic_windows`) and pairs with the tokens at offsets 1..b_i on both sides, inside the
     chunk only. So distance d is used with probability (window − d + 1) / window, and a token
-    makes 2·E[b] = window + 1 pairs on average. Returns ``(centers, contexts)``: two (P,) int32
+    makes 2·E[b] = window + 1 pairs on average. Returns ``(centres, contexts)``: two (P,) int32
     arrays, grouped by distance (shuffle them)."""
     ids = np.asarray(ids).astype(np.int32, copy=False)
     n = ids.size
     b = dynamic_windows(n, window, rng)                         # (n,) each position's reach
-    centers, contexts = [], []
+    centres, contexts = [], []
     for d in range(1, min(int(window), n - 1) + 1):
         right = b[:-d] >= d                                     # (n-d,) centre i, context i + d
-        centers.append(ids[:-d][right])
+        centres.append(ids[:-d][right])
         contexts.append(ids[d:][right])
         left = b[d:] >= d                                       # (n-d,) centre i, context i - d
-        centers.append(ids[d:][left])
+        centres.append(ids[d:][left])
         contexts.append(ids[:-d][left])
-    if not centers:
+    if not centres:
         return np.zeros(0, np.int32), np.zeros(0, np.int32)
-    return np.concatenate(centers), np.concatenate(contexts)   # (P,), (P,)
+    return np.concatenate(centres), np.concatenate(contexts)   # (P,), (P,)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def zipf_batch(V, B, K, rng, exponent=1.0, noise_power=0.75):
     distribution). Real training subsamples frequent words, so real batches repeat somewhat less.
 
     Returns:
-        ``(centers (B,), contexts (B,), negatives (B, K))`` as int64 arrays.
+        ``(centres (B,), contexts (B,), negatives (B, K))`` as int64 arrays.
     """
     weights = 1.0 / np.arange(1, V + 1) ** exponent
     words, noise = weights / weights.sum(), noise_distribution(weights, noise_power)

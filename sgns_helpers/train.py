@@ -152,22 +152,22 @@ def chunk_rng(seed, epoch, chunk):
 
 def prepare_chunk(chunk_ids, keep_prob, settings, rng):
     """Subsample a chunk, make its skip-gram pairs and shuffle them, all with ``rng`` (before any
-    negatives are drawn). Returns ``(centers, contexts, n_kept)``: two (P,) int32 arrays in a
+    negatives are drawn). Returns ``(centres, contexts, n_kept)``: two (P,) int32 arrays in a
     random order and the number of tokens that survived subsampling."""
     kept = subsample(chunk_ids, keep_prob, rng)                              # (n_kept,)
-    centers, contexts = skipgram_pairs(kept, settings.window, rng)          # (P,), (P,)
-    order = rng.permutation(len(centers))
-    return centers[order], contexts[order], len(kept)
+    centres, contexts = skipgram_pairs(kept, settings.window, rng)          # (P,), (P,)
+    order = rng.permutation(len(centres))
+    return centres[order], contexts[order], len(kept)
 
 
-def pairs_step(W_in, W_out, centers, contexts, b, lr, rng, sampler, settings):
+def pairs_step(W_in, W_out, centres, contexts, b, lr, rng, sampler, settings):
     """Step ``b`` of a chunk in pairs mode: the b-th batch of its shuffled pairs, K fresh negatives
     a pair, one :func:`sgns_helpers.model.sgd_step`. Returns ``(loss, pairs)``."""
     batch = slice(b * settings.batch_size, (b + 1) * settings.batch_size)
-    negatives = sampler.sample(rng, (len(centers[batch]), settings.negatives))   # (B, K)
-    loss = sgd_step(W_in, W_out, centers[batch], contexts[batch], negatives, lr,
+    negatives = sampler.sample(rng, (len(centres[batch]), settings.negatives))   # (B, K)
+    loss = sgd_step(W_in, W_out, centres[batch], contexts[batch], negatives, lr,
                     damping=settings.damping)
-    return loss, len(centers[batch])
+    return loss, len(centres[batch])
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ class UpdateRule:
     helpers: object = None  # (trainer, n) -> worker processes, passed to step as helpers=
 
 
-PAIRS_RULE = UpdateRule(prepare_chunk, lambda centers, s: -(-len(centers) // s.batch_size),
+PAIRS_RULE = UpdateRule(prepare_chunk, lambda centres, s: -(-len(centres) // s.batch_size),
                         pairs_step)
 
 

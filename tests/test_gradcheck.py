@@ -77,10 +77,10 @@ PLANTED_BUGS = ["overwrite", "negative_sign", "missing_1_over_B", "log_sigmoid_s
                 "context_from_wrong_matrix"]
 
 
-def planted_loss_and_grads(bug, W_in, W_out, centers, contexts, negatives):
+def planted_loss_and_grads(bug, W_in, W_out, centres, contexts, negatives):
     """A compact copy of loss_and_grads with one bug switched on (or none: bug=None)."""
-    B = len(centers)
-    v_w, u_c, U_neg = W_in[centers], W_out[contexts], W_out[negatives]    # (B,D) (B,D) (B,K,D)
+    B = len(centres)
+    v_w, u_c, U_neg = W_in[centres], W_out[contexts], W_out[negatives]    # (B,D) (B,D) (B,K,D)
     s_pos, s_neg = np.einsum("bd,bd->b", u_c, v_w), np.einsum("bkd,bd->bk", U_neg, v_w)
     if bug == "log_sigmoid_slip":      # −max(x, 0) − log1p(e^{−|x|}) is log σ(−x), not log σ(x)
         bad_log_sigmoid = lambda x: -np.maximum(x, 0) - np.log1p(np.exp(-np.abs(x)))  # noqa: E731
@@ -91,15 +91,15 @@ def planted_loss_and_grads(bug, W_in, W_out, centers, contexts, negatives):
     g_pos = (sigmoid(s_pos) - 1) * scale                                   # (B,)
     g_neg = sigmoid(s_neg) * scale * (-1 if bug == "negative_sign" else 1)  # (B, K)
     g_v_w = g_pos[:, None] * u_c + np.einsum("bk,bkd->bd", g_neg, U_neg)
-    g_u_c = g_pos[:, None] * (W_out[centers] if bug == "context_from_wrong_matrix" else v_w)
+    g_u_c = g_pos[:, None] * (W_out[centres] if bug == "context_from_wrong_matrix" else v_w)
     g_U_neg = g_neg[:, :, None] * v_w[:, None, :]
     dW_in, dW_out = np.zeros_like(W_in), np.zeros_like(W_out)
     if bug == "overwrite":             # repeated rows keep only one of their updates
-        dW_in[centers] += g_v_w
+        dW_in[centres] += g_v_w
         dW_out[contexts] += g_u_c
         dW_out[negatives] += g_U_neg
     else:
-        np.add.at(dW_in, centers, g_v_w)
+        np.add.at(dW_in, centres, g_v_w)
         np.add.at(dW_out, contexts, g_u_c)
         np.add.at(dW_out, negatives, g_U_neg)
     return loss, dW_in, dW_out
@@ -108,10 +108,10 @@ def planted_loss_and_grads(bug, W_in, W_out, centers, contexts, negatives):
 def small_batch_with_repeats(seed=0, V=6, D=4, B=8, K=3):
     rng = np.random.default_rng(seed)
     W_in, W_out = rng.normal(scale=0.8, size=(2, V, D))
-    centers, contexts = rng.integers(0, V, B), rng.integers(0, V, B)
+    centres, contexts = rng.integers(0, V, B), rng.integers(0, V, B)
     negatives = rng.integers(0, V, (B, K))
-    centers[1], negatives[0, 0], negatives[2, 1] = centers[0], contexts[3], contexts[2]
-    return W_in, W_out, centers, contexts, negatives
+    centres[1], negatives[0, 0], negatives[2, 1] = centres[0], contexts[3], contexts[2]
+    return W_in, W_out, centres, contexts, negatives
 
 
 def worst_relative_error(bug, batch):

@@ -88,26 +88,26 @@ def repeated_batch(rng, V=7, D=4, B=6, K=3, dtype=np.float64):
     """A small batch with every kind of repeated id, plus W_in, W_out of shape (V, D)."""
     W_in = rng.normal(scale=0.8, size=(V, D)).astype(dtype)
     W_out = rng.normal(scale=0.8, size=(V, D)).astype(dtype)
-    centers = rng.integers(0, V, size=B)
+    centres = rng.integers(0, V, size=B)
     contexts = rng.integers(0, V, size=B)
     negatives = rng.integers(0, V, size=(B, K))
-    centers[1] = centers[0]                       # a centre that repeats
+    centres[1] = centres[0]                       # a centre that repeats
     negatives[0, 0] = contexts[2]                 # one example's context is another's negative
     negatives[3, 2] = negatives[3, 1]             # a negative drawn twice in one example
     negatives[4, 0] = contexts[4]                 # a negative equal to its own context
-    negatives[5, 1] = centers[5]                  # a word in both roles (W_in and W_out rows)
-    return W_in, W_out, centers, contexts, negatives
+    negatives[5, 1] = centres[5]                  # a word in both roles (W_in and W_out rows)
+    return W_in, W_out, centres, contexts, negatives
 
 
-def loop_loss_and_grads(W_in, W_out, centers, contexts, negatives):
+def loop_loss_and_grads(W_in, W_out, centres, contexts, negatives):
     """The reference: a plain loop over examples with example_loss_and_grads, mean loss."""
-    B = len(centers)
+    B = len(centres)
     loss, dW_in, dW_out = 0.0, np.zeros_like(W_in), np.zeros_like(W_out)
     for b in range(B):
         l, g_v_w, g_u_c, g_U_neg = example_loss_and_grads(
-            W_in[centers[b]], W_out[contexts[b]], W_out[negatives[b]])
+            W_in[centres[b]], W_out[contexts[b]], W_out[negatives[b]])
         loss += l / B
-        dW_in[centers[b]] += g_v_w / B
+        dW_in[centres[b]] += g_v_w / B
         dW_out[contexts[b]] += g_u_c / B
         for k, n in enumerate(negatives[b]):
             dW_out[n] += g_U_neg[k] / B
@@ -117,10 +117,10 @@ def loop_loss_and_grads(W_in, W_out, centers, contexts, negatives):
 @pytest.mark.parametrize("seed", range(6))
 def test_batch_gradients_match_central_differences(seed):
     rng = np.random.default_rng(seed)
-    W_in, W_out, centers, contexts, negatives = repeated_batch(rng, V=6 + seed, B=6 + seed)
-    loss, dW_in, dW_out = loss_and_grads(W_in, W_out, centers, contexts, negatives)
+    W_in, W_out, centres, contexts, negatives = repeated_batch(rng, V=6 + seed, B=6 + seed)
+    loss, dW_in, dW_out = loss_and_grads(W_in, W_out, centres, contexts, negatives)
     results = check_gradients(
-        lambda W_in, W_out: loss_and_grads(W_in, W_out, centers, contexts, negatives)[0],
+        lambda W_in, W_out: loss_and_grads(W_in, W_out, centres, contexts, negatives)[0],
         {"W_in": W_in, "W_out": W_out}, {"W_in": dW_in, "W_out": dW_out})
     for r in results.values():
         assert r.rel_error < 1e-6, str(r)
@@ -140,8 +140,8 @@ def test_batch_matches_a_loop_over_examples(seed):
 def test_batch_gradient_is_zero_on_rows_not_in_the_batch():
     rng = np.random.default_rng(2)
     W_in, W_out = rng.normal(size=(20, 3)), rng.normal(size=(20, 3))
-    centers, contexts, negatives = np.array([1, 1]), np.array([2, 3]), np.array([[3, 4], [2, 2]])
-    _, dW_in, dW_out = loss_and_grads(W_in, W_out, centers, contexts, negatives)
+    centres, contexts, negatives = np.array([1, 1]), np.array([2, 3]), np.array([[3, 4], [2, 2]])
+    _, dW_in, dW_out = loss_and_grads(W_in, W_out, centres, contexts, negatives)
     assert set(np.flatnonzero(np.abs(dW_in).sum(1))) == {1}
     assert set(np.flatnonzero(np.abs(dW_out).sum(1))) == {2, 3, 4}
     assert dW_in.dtype == dW_out.dtype == np.float64
@@ -152,8 +152,8 @@ def test_batch_gradient_of_a_word_that_is_context_and_negative_adds_both_terms()
     # ∂loss/∂u_1 = (1/B)·[(σ(s_01) − 1)·v_0 + σ(s_21)·v_2]: both terms, added.
     rng = np.random.default_rng(5)
     W_in, W_out = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
-    centers, contexts, negatives = np.array([0, 2]), np.array([1, 3]), np.array([[3], [1]])
-    _, _, dW_out = loss_and_grads(W_in, W_out, centers, contexts, negatives)
+    centres, contexts, negatives = np.array([0, 2]), np.array([1, 3]), np.array([[3], [1]])
+    _, _, dW_out = loss_and_grads(W_in, W_out, centres, contexts, negatives)
     s_01, s_21 = W_out[1] @ W_in[0], W_out[1] @ W_in[2]
     expected = ((sigmoid(s_01) - 1) * W_in[0] + sigmoid(s_21) * W_in[2]) / 2
     np.testing.assert_allclose(dW_out[1], expected, rtol=1e-12)
@@ -177,7 +177,7 @@ def test_loss_and_grads_keeps_float32():
 
 
 @pytest.mark.parametrize("bad, match", [
-    (dict(centers=np.array([0, 7])), "outside 0..6"),
+    (dict(centres=np.array([0, 7])), "outside 0..6"),
     (dict(negatives=np.array([[0], [-1]])), "outside 0..6"),
     (dict(contexts=np.array([0.0, 1.0])), "integer"),
     (dict(negatives=np.array([0, 1])), r"negatives \(B, K\)"),
@@ -185,7 +185,7 @@ def test_loss_and_grads_keeps_float32():
     (dict(W_out=np.zeros((8, 3))), r"\(V, D\)"),
 ])
 def test_batch_functions_reject_bad_input_with_one_line_messages(bad, match):
-    args = dict(W_in=np.zeros((7, 3)), W_out=np.zeros((7, 3)), centers=np.array([0, 1]),
+    args = dict(W_in=np.zeros((7, 3)), W_out=np.zeros((7, 3)), centres=np.array([0, 1]),
                 contexts=np.array([1, 2]), negatives=np.array([[3], [4]]))
     args.update(bad)
     for fn in (loss_and_grads, lambda **a: sgd_step(**a, lr=0.1)):
@@ -196,11 +196,11 @@ def test_batch_functions_reject_bad_input_with_one_line_messages(bad, match):
 
 def expected_step(batch, lr, damping=0.0):
     """W − lr·B·dW from loss_and_grads, each row's update times n^(−damping) (float64)."""
-    W_in, W_out, centers, contexts, negatives = (np.asarray(a) for a in batch)
+    W_in, W_out, centres, contexts, negatives = (np.asarray(a) for a in batch)
     W_in64, W_out64 = W_in.astype(np.float64), W_out.astype(np.float64)
-    _, dW_in, dW_out = loss_and_grads(W_in64, W_out64, centers, contexts, negatives)
-    B, V = len(centers), len(W_in)
-    n_in = np.bincount(centers, minlength=V)
+    _, dW_in, dW_out = loss_and_grads(W_in64, W_out64, centres, contexts, negatives)
+    B, V = len(centres), len(W_in)
+    n_in = np.bincount(centres, minlength=V)
     n_out = np.bincount(np.concatenate((contexts, negatives.ravel())), minlength=V)
     scale_in = np.where(n_in > 0, np.maximum(n_in, 1) ** -float(damping), 0.0)[:, None]
     scale_out = np.where(n_out > 0, np.maximum(n_out, 1) ** -float(damping), 0.0)[:, None]
@@ -224,17 +224,17 @@ def test_sgd_step_agrees_with_np_add_at_on_a_zipf_batch():
     rng = np.random.default_rng(30)
     V, D, B, K = 500, 16, 256, 5
     W_in, W_out = rng.normal(scale=0.3, size=(2, V, D))
-    centers, contexts, negatives = zipf_batch(V, B, K, rng)
+    centres, contexts, negatives = zipf_batch(V, B, K, rng)
     assert len(np.unique(negatives)) < negatives.size / 2     # plenty of repeats
     # The reference written out with np.add.at on the per-example update rows:
-    v_w, U = W_in[centers], W_out[np.concatenate((contexts[:, None], negatives), 1)]
+    v_w, U = W_in[centres], W_out[np.concatenate((contexts[:, None], negatives), 1)]
     g = sigmoid(np.einsum("bkd,bd->bk", U, v_w))
     g[:, 0] -= 1
     ref_in, ref_out = W_in.copy(), W_out.copy()
-    np.add.at(ref_in, centers, -0.1 * np.einsum("bk,bkd->bd", g, U))
+    np.add.at(ref_in, centres, -0.1 * np.einsum("bk,bkd->bd", g, U))
     np.add.at(ref_out, contexts, -0.1 * g[:, :1] * v_w)
     np.add.at(ref_out, negatives, -0.1 * g[:, 1:, None] * v_w[:, None, :])
-    sgd_step(W_in, W_out, centers, contexts, negatives, 0.1)
+    sgd_step(W_in, W_out, centres, contexts, negatives, 0.1)
     np.testing.assert_allclose(W_in, ref_in, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(W_out, ref_out, rtol=1e-12, atol=1e-14)
 
@@ -252,12 +252,12 @@ def test_damping_scales_each_rows_summed_update_by_its_count(damping):
 def test_damping_one_moves_a_repeated_row_by_the_mean_update_and_leaves_single_rows_alone():
     rng = np.random.default_rng(41)
     W_in, W_out = rng.normal(size=(2, 6, 3))
-    centers = np.array([0, 0, 0, 1])                  # centre 0 three times, centre 1 once
+    centres = np.array([0, 0, 0, 1])                  # centre 0 three times, centre 1 once
     contexts, negatives = np.array([2, 3, 4, 5]), np.array([[5], [4], [3], [2]])
     steps = {}
     for d in (0.0, 1.0):
         a, b = W_in.copy(), W_out.copy()
-        sgd_step(a, b, centers, contexts, negatives, 0.2, damping=d)
+        sgd_step(a, b, centres, contexts, negatives, 0.2, damping=d)
         steps[d] = a - W_in
     np.testing.assert_allclose(steps[1.0][0], steps[0.0][0] / 3, rtol=1e-12)   # mean of three
     np.testing.assert_allclose(steps[1.0][1], steps[0.0][1], rtol=1e-12)       # n = 1: unchanged
@@ -269,18 +269,18 @@ def test_sgd_step_keeps_dtype_touches_only_rows_in_the_batch_and_lowers_the_loss
     V, D, B, K = 300, 12, 64, 5
     W_in = rng.normal(scale=0.3, size=(V, D)).astype(dtype)
     W_out = rng.normal(scale=0.3, size=(V, D)).astype(dtype)
-    centers, contexts, negatives = zipf_batch(V, B, K, rng)
+    centres, contexts, negatives = zipf_batch(V, B, K, rng)
     before_in, before_out = W_in.copy(), W_out.copy()
-    loss = sgd_step(W_in, W_out, centers, contexts, negatives, 0.02)
+    loss = sgd_step(W_in, W_out, centres, contexts, negatives, 0.02)
     assert W_in.dtype == W_out.dtype == dtype and isinstance(loss, float)
     changed_in = np.flatnonzero((W_in != before_in).any(1))
     changed_out = np.flatnonzero((W_out != before_out).any(1))
-    assert set(changed_in) <= set(centers)
+    assert set(changed_in) <= set(centres)
     assert set(changed_out) <= set(contexts) | set(negatives.ravel())
     assert len(changed_in) > 0 and len(changed_out) > 0
-    assert loss_and_grads(W_in, W_out, centers, contexts, negatives)[0] < loss
+    assert loss_and_grads(W_in, W_out, centres, contexts, negatives)[0] < loss
     expected_in, expected_out = expected_step(
-        (before_in, before_out, centers, contexts, negatives), 0.02)
+        (before_in, before_out, centres, contexts, negatives), 0.02)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(W_in, expected_in, rtol=tol, atol=tol)
     np.testing.assert_allclose(W_out, expected_out, rtol=tol, atol=tol)
@@ -317,13 +317,13 @@ def test_sgd_step_rejects_bad_settings():
 
 
 def test_zipf_batch_shapes_range_and_repeats():
-    centers, contexts, negatives = zipf_batch(1000, 512, 5, np.random.default_rng(0))
-    assert centers.shape == contexts.shape == (512,) and negatives.shape == (512, 5)
-    for ids in (centers, contexts, negatives):
+    centres, contexts, negatives = zipf_batch(1000, 512, 5, np.random.default_rng(0))
+    assert centres.shape == contexts.shape == (512,) and negatives.shape == (512, 5)
+    for ids in (centres, contexts, negatives):
         assert ids.min() >= 0 and ids.max() < 1000
     # The most frequent word (rank 0) is drawn often; noise^0.75 is flatter than the words.
-    assert np.mean(centers == 0) > 0.08
-    assert np.mean(negatives == 0) < np.mean(np.concatenate((centers, contexts)) == 0)
+    assert np.mean(centres == 0) > 0.08
+    assert np.mean(negatives == 0) < np.mean(np.concatenate((centres, contexts)) == 0)
 
 
 def test_summing_matrix_adds_rows_by_id_in_order_of_occurrence():

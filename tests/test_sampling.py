@@ -98,33 +98,33 @@ def test_fewer_than_one_negative_is_rejected(shape):
 
 def test_pairs_stay_inside_the_chunk_and_within_the_window():
     n, window = 2000, 5
-    centers, contexts = skipgram_pairs(np.arange(n), window, np.random.default_rng(0))
-    assert centers.dtype == np.int32 and contexts.dtype == np.int32
-    assert centers.shape == contexts.shape
-    d = contexts.astype(np.int64) - centers
+    centres, contexts = skipgram_pairs(np.arange(n), window, np.random.default_rng(0))
+    assert centres.dtype == np.int32 and contexts.dtype == np.int32
+    assert centres.shape == contexts.shape
+    d = contexts.astype(np.int64) - centres
     assert np.all((np.abs(d) >= 1) & (np.abs(d) <= window))
-    assert centers.min() >= 0 and contexts.min() >= 0
-    assert centers.max() < n and contexts.max() < n
+    assert centres.min() >= 0 and contexts.min() >= 0
+    assert centres.max() < n and contexts.max() < n
     # No pair twice.
-    assert np.unique(centers.astype(np.int64) * n + contexts).size == centers.size
+    assert np.unique(centres.astype(np.int64) * n + contexts).size == centres.size
 
 
 def test_each_position_uses_one_window_size_on_both_sides():
     n, window = 500, 4
-    centers, contexts = skipgram_pairs(np.arange(n), window, np.random.default_rng(3))
-    d = contexts.astype(np.int64) - centers
+    centres, contexts = skipgram_pairs(np.arange(n), window, np.random.default_rng(3))
+    d = contexts.astype(np.int64) - centres
     for i in range(window, n - window):                    # away from the ends
-        mine = np.sort(d[centers == i])
+        mine = np.sort(d[centres == i])
         b = mine.max()
         np.testing.assert_array_equal(mine, np.r_[-b:0, 1:b + 1])
     # At the ends the same reach is cut off, never wrapped round.
-    assert np.all(d[centers == 0] > 0) and np.all(d[centers == n - 1] < 0)
+    assert np.all(d[centres == 0] > 0) and np.all(d[centres == n - 1] < 0)
 
 
 def test_distance_distribution_follows_the_dynamic_window():
     n, window = 200_000, 5
-    centers, contexts = skipgram_pairs(np.arange(n), window, np.random.default_rng(0))
-    dist = np.abs(contexts.astype(np.int64) - centers)
+    centres, contexts = skipgram_pairs(np.arange(n), window, np.random.default_rng(0))
+    dist = np.abs(contexts.astype(np.int64) - centres)
     observed = np.bincount(dist, minlength=window + 1)[1:]
     d = np.arange(1, window + 1)
     # Position i reaches distance d on the right if i + d < n and b_i ≥ d: P(b ≥ d) = (W−d+1)/W.
@@ -132,7 +132,7 @@ def test_distance_distribution_follows_the_dynamic_window():
     np.testing.assert_allclose(observed, expected, rtol=0.01)
     assert stats.chisquare(observed, expected * observed.sum() / expected.sum()).pvalue > 1e-3
     # About window + 1 pairs per token.
-    assert abs(centers.size / n - (window + 1)) < 0.02
+    assert abs(centres.size / n - (window + 1)) < 0.02
 
 
 def test_pairs_carry_the_token_ids_and_are_reproducible():

@@ -76,15 +76,15 @@ def test_one_pairs_step_equals_the_dense_reference():
     V, D, B, K = 12, 6, 40, 5
     W_in = rng.normal(scale=0.3, size=(V, D))
     W_out = rng.normal(scale=0.3, size=(V, D))
-    centers, contexts = rng.integers(0, V, B), rng.integers(0, V, B)
+    centres, contexts = rng.integers(0, V, B), rng.integers(0, V, B)
     counts = rng.integers(1, 50, V)
     settings = make_settings("quick", negatives=K, damping=0.0)
     sampler = NoiseSampler(counts)
     negatives = sampler.sample(np.random.default_rng(9), (B, K))
     lr = 0.05
-    loss, dW_in, dW_out = loss_and_grads(W_in, W_out, centers, contexts, negatives)
+    loss, dW_in, dW_out = loss_and_grads(W_in, W_out, centres, contexts, negatives)
     A, O = W_in.copy(), W_out.copy()
-    step_loss, pairs = train_mod.pairs_step(A, O, centers, contexts, 0, lr,
+    step_loss, pairs = train_mod.pairs_step(A, O, centres, contexts, 0, lr,
                                             np.random.default_rng(9), sampler, settings)
     assert pairs == B
     assert step_loss == pytest.approx(loss, rel=1e-12)
