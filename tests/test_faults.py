@@ -135,8 +135,8 @@ def test_a_finite_blow_up_stops_with_one_line_and_no_vectors(cli, small_corpus, 
 # 7. Nothing is left behind by a killed run ------------------------------------------------------
 
 def children(pid):
-    """Process ids descended from ``pid``: its children, theirs, and so on (Linux /proc; the
-    workers are children of multiprocessing's fork server, itself a child of the trainer)."""
+    """Process ids descended from ``pid``: its children, theirs, and so on (Linux /proc; under
+    the forkserver start method the workers are children of the fork server, not of the trainer)."""
     parent_of = {}
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
