@@ -40,7 +40,7 @@ def test_extreme_inputs_are_finite_accurate_and_silent(dtype):
 
 
 def test_log_sigmoid_at_ten_is_tiny_not_minus_ten():
-    # The seed note's form −max(x, 0) − log1p(e^{−|x|}) gives about −10 here.
+    # The form with the sign slip, −max(x, 0) − log1p(e^{−|x|}), is log σ(−x): about −10 here.
     assert log_sigmoid(10.0) == pytest.approx(-4.5398899e-05, rel=1e-7)
     assert log_sigmoid(-10.0) == pytest.approx(-10.0000453989, rel=1e-10)
 
