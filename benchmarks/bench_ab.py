@@ -4,7 +4,7 @@
                                                                [--mode pairs]
 
 On a shared machine the speed of the same code can change by half or more from one run to the
-next (59,288 to 99,636 raw words/s in benchmarks/results/ab-366d08b-f74b860.txt), more than most
+next (59,288 to 99,636 raw words/s in benchmarks/results/earlier/ab-366d08b-f74b860.txt), more than most
 changes to the code. So each revision is checked out into a temporary git worktree,
 and every round trains both, each in a fresh process, on the same stretch of the corpus, one right
 after the other and in alternating order. The ratio of a round compares two runs made close in

@@ -59,10 +59,11 @@ def main():
             print(f"{label:<24} {row['raw_wps']:>11,.0f} raw words/s  analogy "
                   f"{100 * row['analogy']:5.1f}%  WS-353 {row['ws353']:.3f}", flush=True)
     from sgns_helpers.files import atomic_write
+    sweep = {**head, "epochs": args.epochs, "rows": rows}
     with atomic_write(args.out, "w") as f:
-        json.dump({**head, "epochs": args.epochs, "rows": rows}, f, indent=1)
+        json.dump(sweep, f, indent=1)
     print(f"wrote {args.out}")
-    plot(json.loads(Path(args.out).read_text()), args.plot)
+    plot(sweep, args.plot)
     print(f"wrote {args.plot}")
 
 

@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 
 from sgns_helpers.corpus import to_text8
-from sgns_helpers.embeddings import atomic_write
+from sgns_helpers.files import atomic_write
 
 HERE = Path(__file__).resolve().parent
 WHOLE_BIBLE = "Gen1:1-Rev22:21"

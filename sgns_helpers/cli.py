@@ -54,7 +54,7 @@ def resume_conflicts(saved, given):
     """The options in ``given`` ({setting: value} set on the command line) that differ from the
     ``saved`` settings of a checkpoint and may not change on resume, as readable phrases."""
     return [f"--{k.replace('_', '-')} {v} (the run has {saved.get(k)!r})" for k, v in given.items()
-            if k not in RESUMABLE + ("corpus",) and saved.get(k) != (list(v) if k == "probes" else v)]
+            if k not in RESUMABLE + ("corpus",) and saved.get(k) != v]
 
 
 def start_run(settings, corpus_path, out_dir, resume=False, given=None):
@@ -66,7 +66,7 @@ def start_run(settings, corpus_path, out_dir, resume=False, given=None):
     if resume:
         if not ckpt.exists():
             raise FileNotFoundError(f"no checkpoint to resume in {out_dir}; run without --resume")
-        saved = read_checkpoint(ckpt)[0]
+        saved = read_checkpoint(ckpt, weights=False)[0]
         conflicts = resume_conflicts(saved["settings"], given or {})
         if conflicts:
             raise ValueError(f"--resume continues the run as it was started, but "
@@ -80,7 +80,7 @@ def start_run(settings, corpus_path, out_dir, resume=False, given=None):
         changes = {k: v for k, v in (given or {}).items() if k in RESUMABLE}
         trainer.settings = dataclasses.replace(trainer.settings, **changes).validate()
     else:
-        if ckpt.exists() and not read_checkpoint(ckpt)[0].get("finished"):
+        if ckpt.exists() and not read_checkpoint(ckpt, weights=False)[0].get("finished"):
             raise ValueError(f"{out_dir} holds an unfinished run: add --resume to continue it, "
                              f"or choose another --out")
         ids, vocab = corpus_mod.load_corpus(corpus_path, min_count=settings.min_count)
@@ -100,7 +100,7 @@ def require_finished_run(out_dir, make_command):
     out_dir, why = Path(out_dir), None
     if not (out_dir / "metrics.json").is_file() or not (out_dir / "checkpoint.npz").is_file():
         why = "there is no finished run"
-    elif not read_checkpoint(out_dir / "checkpoint.npz")[0].get("finished"):
+    elif not read_checkpoint(out_dir / "checkpoint.npz", weights=False)[0].get("finished"):
         why = "the run there is not finished"
     if why:
         raise RunMissing(f"{why} in {out_dir}: make it with `{make_command}` from the course's "

@@ -270,16 +270,17 @@ class Vocab:
         counts: ``(V,)`` int64, the corpus count of each word.
         index: ``dict[str, int]``, word → id.
         corpus_words: tokens in the corpus before ``min_count`` dropped the rare words (what
-            word2vec and gensim call raw words); ``counts.sum()`` unless told otherwise.
+            word2vec and gensim call raw words); ``counts.sum()`` until :func:`load_corpus`
+            sets it.
     """
 
-    def __init__(self, words, counts, corpus_words=None):
+    def __init__(self, words, counts):
         self.words = list(words)
         self.counts = np.asarray(counts, dtype=np.int64)          # (V,)
         if self.counts.shape != (len(self.words),):
             raise ValueError(f"{len(self.words)} words but counts of shape {self.counts.shape}")
         self.index = {w: i for i, w in enumerate(self.words)}
-        self.corpus_words = int(self.counts.sum() if corpus_words is None else corpus_words)
+        self.corpus_words = int(self.counts.sum())
 
     @classmethod
     def from_counts(cls, counts, min_count=5):

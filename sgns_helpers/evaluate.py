@@ -8,11 +8,10 @@ then gensim's ``KeyedVectors.evaluate_word_analogies(path, restrict_vocab=N)``.
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
 
 import numpy as np
 
-from .files import repo_root
+from .files import existing_file, repo_root
 from .formats import load_vectors
 
 DEFAULT_ANALOGIES = repo_root() / "data" / "questions-words.txt"
@@ -98,11 +97,7 @@ class Embeddings:
 # ------------------------------------------------------------------------------------------------
 
 def _lines(path, what):
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{what} file {path} is a folder: give the file inside it")
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} file {path} does not exist: check the path")
+    path = existing_file(path, what)
     try:
         return enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
     except UnicodeDecodeError:

@@ -1,7 +1,8 @@
 """The fast engine: blocks of consecutive centres that share their negatives (``--mode blocks``),
 and worker processes that update the same weights (``--workers``).
 
-Only the trainer imports this module, and only in blocks mode; the teaching core does not need it.
+Only the trainer and the command line import this module, and only in blocks mode; the teaching
+core does not need it.
 
 A standard SGNS step moves 1 + 1 + K rows of D numbers per (centre, context) pair and does little
 arithmetic with each: it waits on memory. Blocks mode keeps the text in order and takes S
@@ -156,7 +157,7 @@ def plan_scatter(ids, damping, dtype, counted=None):
     ``(G, R)`` bool (at least 1).
     """
     G, R = ids.shape
-    M = int(ids.max()) + 1 if ids.size else 1
+    M = int(ids.max()) + 1
     real = np.flatnonzero(ids.reshape(-1) >= 0)                           # (N,) flat positions
     keys = (real // R) * M + ids.reshape(-1)[real]                        # (N,) update-major
     S, uniq, counts, first = summing_matrix(keys, src=real, n_src=G * R, dtype=dtype)
@@ -293,9 +294,7 @@ def block_step(W_in, W_out, tokens, reach, shared_negatives, lr, *, K, damping=0
         ``(loss, pairs)``: the mean per-pair loss before the step (with the weighting) as a
         Python float, and the number of (centre, context) pairs the step trained.
     """
-    plan = plan_blocks(tokens, reach, shared_negatives, updates=1, K=K, damping=damping,
-                       dtype=W_in.dtype)
-    return run_block_plan(W_in, W_out, plan, lr)
+    return block_job(W_in, W_out, tokens, reach, shared_negatives, 1, K, damping, lr)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,6 +25,16 @@ def data_dir() -> Path:
     return Path(env).expanduser() if env else _REPO / "data"
 
 
+def existing_file(path, what) -> Path:
+    """``path`` as a Path if it names a file; else a one-line error saying what is wrong."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{what} file {path} is a folder: give the file inside it")
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} file {path} does not exist: check the path")
+    return path
+
+
 def partial_name(path) -> str:
     """The glob pattern of the temporary files :func:`atomic_write` makes for ``path``."""
     return f".{Path(path).name}.*.partial"
@@ -56,7 +66,7 @@ def run_folder(path):
         lock.truncate(0)
         lock.write(str(os.getpid()))
         lock.flush()
-        for stale in path.glob(".*.partial"):           # left by a run killed while writing
+        for stale in path.glob(partial_name("*")):      # left by a run killed while writing
             stale.unlink()
         yield path
     finally:

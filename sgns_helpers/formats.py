@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write
+from .files import atomic_write, existing_file
 
 
 def check_vectors(words, vectors, source=None):
@@ -47,15 +47,6 @@ def check_vectors(words, vectors, source=None):
     return words, vectors
 
 
-def _existing(path):
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"vectors file {path} is a folder: give the file inside it")
-    if not path.is_file():
-        raise FileNotFoundError(f"vectors file {path} does not exist: check the path")
-    return path
-
-
 def save_word2vec_text(path, words, vectors):
     """Write the word2vec text format: a header ``"V D"``, then a line ``"word v1 … vD"`` a word.
 
@@ -82,7 +73,7 @@ def load_word2vec_text(path):
 
     Returns ``(words, vectors)``: list of V str and a (V, D) float32 array.
     """
-    path = _existing(path)
+    path = existing_file(path, "vectors")
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rt", encoding="utf-8", newline="\n") as f:
@@ -141,7 +132,7 @@ def save_npz(path, words, vectors, **extra):
 def load_npz(path, extra=False):
     """Read a file written by :func:`save_npz`: ``(words, vectors)``, or with ``extra=True``
     ``(words, vectors, extras)`` where ``extras`` maps the other names to arrays."""
-    path = _existing(path)
+    path = existing_file(path, "vectors")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}

@@ -1,7 +1,7 @@
 """The pictures: the loss curve of a run and PCA projections of word vectors.
 
-Every function returns the matplotlib ``Figure``; given a ``path`` it also writes a PNG there,
-atomically.
+Every function returns the matplotlib ``Figure`` (:func:`pca_panels` with how many panels it drew);
+given a ``path`` it also writes a PNG there, atomically.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 One epoch walks the corpus in chunks of ``chunk_tokens`` token ids. Each chunk gets its own random
 generator, derived from ``(seed, epoch, chunk)``; from it come, in this order, the subsampling,
 the (centre, context) pairs with a dynamic window, their shuffle, and then, step by step, the
-negatives. So a seed reproduces a run exactly, and a checkpoint needs only the position and that
+negatives (in blocks mode: the subsampling, the windows, and step by step the shared negatives). So a seed reproduces a run exactly, and a checkpoint needs only the position and that
 generator's state to continue as if the run had never stopped.
 
 Each step is one step of the update rule (``mode``): ``pairs``, minibatch SGNS with
@@ -68,6 +68,9 @@ class Settings:
     log_points: int = 500           # loss records (and divergence checks), evenly over the run
     probes: tuple = PROBE_WORDS     # words whose neighbours are logged during training
     probe_times: int = 5            # how many times during the run the probes are logged
+
+    def __post_init__(self):
+        self.probes = tuple(self.probes)          # a JSON round trip (checkpoints) gives a list
 
     def validate(self):
         """Raise a one-line ValueError for a setting that makes no sense; return self."""
@@ -432,9 +435,7 @@ class Trainer:
     def resume(cls, path, ids, vocab):
         """A Trainer in the state saved at ``path`` (the corpus must be the one it was trained on)."""
         meta, W_in, W_out = read_checkpoint(path)
-        values = meta["settings"]
-        values["probes"] = tuple(values["probes"])
-        trainer = cls(Settings(**values).validate(), ids, vocab, checkpoint_path=path)
+        trainer = cls(Settings(**meta["settings"]).validate(), ids, vocab, checkpoint_path=path)
         if W_in.shape != trainer.W_in.shape:
             raise ValueError(f"the checkpoint {path} was trained on another corpus or vocabulary "
                              f"({W_in.shape[0]} words, this one has {len(vocab)}); use another --out")
@@ -461,13 +462,14 @@ class Trainer:
                 "history": self.history}
 
 
-def read_checkpoint(path):
+def read_checkpoint(path, weights=True):
     """``(meta, W_in, W_out)`` of a checkpoint (meta: settings, position, history, finished,
-    corpus_sha256). A damaged file is a one-line ValueError naming it; no pickle is loaded."""
+    corpus_sha256); with ``weights=False`` the matrices are not read and come back as None. A
+    damaged file is a one-line ValueError naming it; no pickle is loaded."""
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
-            W_in, W_out = z["W_in"], z["W_out"]
+            W_in, W_out = (z["W_in"], z["W_out"]) if weights else (None, None)
         if not ({"settings", "position", "history"} <= set(meta)
                 and set(meta["settings"]) <= {f.name for f in dataclasses.fields(Settings)}
                 and set(meta["position"]) <= {f.name for f in dataclasses.fields(Position)}):

@@ -111,7 +111,7 @@ def read_notebook(path: Path) -> dict:
             if m:
                 title = m.group(1)
                 break
-    # "07 · Evaluating word embeddings" -> "Evaluating word embeddings": the number is the file's.
+    # "08 · Evaluating word embeddings" -> "Evaluating word embeddings": the number is the file's.
     title = re.sub(r"^\d+\s*[·.:\-]\s*", "", title)
     code = [c for c in cells if c.get("cell_type") == "code"]
     text = "\n".join(_output_text(c) for c in code)

@@ -1,7 +1,6 @@
 """Bad input and faults, tried as a user would meet them: each class of failure ends with one clear
 line and a non-zero exit, early, with nothing lost or left behind."""
 import json
-import os
 import sys
 import time
 import zipfile

@@ -161,9 +161,6 @@ def test_bad_window_is_rejected(window):
     assert "window" in one_line(e)
 
 
-# ---------------------------------------------------------------- batches
-
-
 # -- subsampling --------------------------------------------------------------------------
 
 def test_keep_probabilities_follow_word2vecs_formula():
